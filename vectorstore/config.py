@@ -1,0 +1,104 @@
+"""The one typed configuration object, built once per process and passed down.
+
+It lives in ``vectorstore`` because that is the lowest layer: every other package may import it,
+and nothing here imports anything above.
+
+Precedence (highest first): explicit overrides (CLI flags) > environment variables
+``EPISODE_ASSISTANT_<FIELD>`` > the YAML file > defaults.  The YAML file is the one named by
+``--config`` / ``EPISODE_ASSISTANT_CONFIG``, else ``episode-assistant.yaml`` in the working
+directory when it exists.
+
+    >>> from vectorstore.config import load_settings
+    >>> s = load_settings(db="/tmp/store")
+    >>> s.db
+    '/tmp/store'
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "EPISODE_ASSISTANT_"
+DEFAULT_CONFIG_FILE = "episode-assistant.yaml"
+
+
+class Settings(BaseSettings):
+    """Every option of episode-assistant. Field names map to env vars ``EPISODE_ASSISTANT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # --- store -----------------------------------------------------------------------------
+    db: str = Field(".episode-assistant/db", description="Chroma PersistentClient folder")
+    chroma_url: str | None = Field(None, description="Chroma server URL; replaces `db` when set")
+    collection: str = Field("episodes", description="Chroma collection name (>= 3 chars)")
+    episodes_dir: str = Field("data/episodes", description="what `ingest` reads by default")
+    max_file_bytes: int = Field(5_000_000, description="episode files larger than this are rejected")
+    embed_batch_size: int = 64
+
+    # --- retrieval -------------------------------------------------------------------------
+    top_k: int = 8
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    # Refusal threshold on the best dense cosine similarity; see assistant/refusal.py for how it
+    # was calibrated.
+    refusal_threshold: float = 0.30
+
+    # --- answering -------------------------------------------------------------------------
+    answerer: str = Field("auto", description="auto | extractive | llm")
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 60.0
+    local_model: str | None = Field(None, description="path of the bundled GGUF model")
+
+    # --- serving ---------------------------------------------------------------------------
+    api_token: str | None = None
+    trusted_user_header: str | None = None
+    allowed_origins: str | None = Field(None, description="comma-separated; unset = same origin")
+    frame_ancestors: str | None = Field(None, description="CSP frame-ancestors; unset = 'self'")
+    max_question_chars: int = 2000
+    max_concurrent_answers: int = 4
+
+    @property
+    def store_label(self) -> str:
+        return self.chroma_url or str(Path(self.db).resolve())
+
+
+def config_file(path: str | os.PathLike | None = None) -> Path | None:
+    """The YAML config file to read, or None: the explicit path, the env var, or the default."""
+    chosen = path or os.environ.get(ENV_PREFIX + "CONFIG")
+    if chosen:
+        p = Path(chosen)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file not found: {p}")
+        return p
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(config: str | os.PathLike | None = None, **overrides: Any) -> Settings:
+    """Build the Settings; ``overrides`` whose value is None are ignored (unset CLI flags)."""
+    yaml_path = config_file(config)
+
+    class _Settings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            if yaml_path is not None:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+            return tuple(sources)
+
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings.model_validate(_Settings(**values).model_dump())

@@ -1,0 +1,323 @@
+"""Episode analysis files -> validated, repaired, typed records that know their source lines.
+
+    >>> from vectorstore.episode import load_episode
+    >>> ep = load_episode("data/episodes/000_e8dde77376fc3016.txt")
+    >>> ep.title
+    'Is RL + LLMs enough for AGI? — Sholto Douglas & Trenton Bricken'
+    >>> len(ep.quotes), ep.quotes[16].line_start > 0
+    (232, True)
+
+Every problem with a file is raised as one ``EpisodeError`` whose message names the file, the
+line where YAML or the validator knows it, and what is wrong.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import ftfy
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# libyaml is ~10x faster; both loaders keep node marks, which give us line numbers.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Straight quotes stay as written: the cited text must match the file.
+_FTFY = ftfy.TextFixerConfig(uncurl_quotes=False)
+DEFAULT_MAX_BYTES = 5_000_000
+
+
+class EpisodeError(ValueError):
+    """A file that cannot be used as an episode. ``str(err)`` is the one-line message."""
+
+    def __init__(self, file: str | Path, message: str, line: int | None = None):
+        self.file, self.line, self.reason = str(file), line, message
+        where = f"{self.file}:{line}" if line else self.file
+        super().__init__(f"{where}: {message}")
+
+
+def repair(text: str) -> str:
+    """Fix mojibake (``â€”`` -> ``—``) with ftfy, leaving straight quotes alone."""
+    return ftfy.fix_text(text, _FTFY)
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    index: int = 0
+    line_start: int = 0
+    line_end: int = 0
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _repair_strings(cls, v: Any) -> Any:
+        return repair(v) if isinstance(v, str) else v
+
+
+class Quote(_Item):
+    """Both shapes: {text, length, relevance_score, topics[]} and {text, impact_reason, relevance_score, source, topic}."""
+
+    text: str = Field(min_length=1)
+    relevance_score: float | None = None
+    topic: str | None = None
+    topics: list[str] = []
+    impact_reason: str | None = None
+    source: str | None = None
+
+    @property
+    def topic_label(self) -> str | None:
+        return self.topic or (", ".join(self.topics) if self.topics else None)
+
+
+class Entity(_Item):
+    """Both shapes: with ``position`` (offset into the transcript, ``context`` a window of it) or
+    ``source: llm_enhanced`` (``context`` a description)."""
+
+    name: str = Field(min_length=1)
+    category: str | None = None
+    confidence: str | None = None
+    context: str = ""
+    position: int | None = Field(None, ge=0)
+    source: str | None = None
+
+
+class Insight(_Item):
+    text: str = Field(min_length=1)
+    type: str | None = None
+    confidence: str | None = None
+
+
+class Topic(_Item):
+    topic: str
+    keywords: list[str] = []
+    mentions: int | None = None
+    prominence: float | None = None
+
+
+class SummarySection(_Item):
+    heading: str
+    text: str  # heading line + body, as written
+
+
+class _Front(BaseModel):
+    """The front matter as the validator sees it (required keys have no default)."""
+
+    model_config = ConfigDict(extra="ignore")
+    title: str = Field(min_length=1)
+    summary: str = Field(min_length=1)
+    date: str | None = None
+    duration: float | None = Field(None, ge=0)
+    original_url: str | None = None
+    quotes: list[Quote] = []
+    companies: list[Entity] = []
+    insights: list[Insight] = []
+    topics: list[Topic] = []
+    tags: list[str] = []
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_as_text(cls, v: Any) -> Any:
+        return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
+
+    @field_validator("title", "summary", "original_url", mode="before")
+    @classmethod
+    def _repair(cls, v: Any) -> Any:
+        return repair(v) if isinstance(v, str) else v
+
+    @field_validator("quotes", "companies", "insights", "topics", "tags", mode="before")
+    @classmethod
+    def _null_list(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+
+class Episode(BaseModel):
+    """One validated episode. Line numbers are 1-based lines of ``file``."""
+
+    id: str
+    file: str
+    content_hash: str
+    title: str
+    date: str | None
+    duration: float | None
+    original_url: str | None
+    tags: list[str]
+    topics: list[Topic]
+    quotes: list[Quote]
+    companies: list[Entity]
+    insights: list[Insight]
+    summary: list[SummarySection]
+    title_line: int
+    front_matter_end: int
+
+
+_ID_FROM_NAME = re.compile(r"^\d+_([0-9a-f]{8,})$")
+
+
+def episode_id_for(path: Path) -> str:
+    """Stable id from the file name: ``000_e8dde77376fc3016.txt`` -> ``e8dde77376fc3016``;
+    any other name -> its stem, lower-cased, with unsafe characters replaced."""
+    stem = path.stem
+    m = _ID_FROM_NAME.match(stem)
+    if m:
+        return m.group(1)
+    return re.sub(r"[^a-z0-9_.-]+", "-", stem.lower()).strip("-") or "episode"
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_episode_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise EpisodeError(path, f"file is too large ({size:,} bytes; the limit is {max_bytes:,})")
+        return path.read_bytes()
+    except OSError as e:
+        raise EpisodeError(path, f"cannot read file: {e.strerror or e}") from None
+
+
+def load_episode(path: str | Path, data: bytes | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Episode:
+    """Read, parse, validate and repair one episode file."""
+    path = Path(path)
+    if data is None:
+        data = read_episode_bytes(path, max_bytes)
+    return parse_episode(path, data)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if not data.strip():
+        raise EpisodeError(path, "file is empty")
+    if b"\x00" in data:
+        raise EpisodeError(path, "file is binary (contains NUL bytes), not an episode text file",
+                           data[: data.index(b"\x00")].count(b"\n") + 1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise EpisodeError(path, f"not UTF-8 text (invalid byte 0x{data[e.start]:02x})",
+                           data[: e.start].count(b"\n") + 1) from None
+
+
+def _split_front_matter(path: Path, text: str) -> tuple[str, int]:
+    """The YAML between the first two ``---`` lines, and the 1-based line of the closing one."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise EpisodeError(path, "no YAML front matter: the file must start with a '---' line", 1)
+    for i, line in enumerate(lines[1:], start=2):
+        if line.rstrip() == "---":
+            return "\n".join(lines[1 : i - 1]) + "\n", i
+    raise EpisodeError(path, "front matter is not closed: no second '---' line")
+
+
+def _node_lines(node: yaml.Node) -> tuple[int, int]:
+    """1-based file lines of a node (front matter starts on file line 2)."""
+    start = node.start_mark.line + 2
+    end_mark = node.end_mark
+    end = end_mark.line + 2 - (1 if end_mark.column == 0 else 0)
+    return start, max(start, end)
+
+
+def _child(node: yaml.Node, key: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v
+    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+        return node.value[key]
+    return None
+
+
+def _line_of(root: yaml.Node, loc: tuple) -> int | None:
+    node, line = root, None
+    for key in loc:
+        node = _child(node, key)
+        if node is None:
+            break
+        line = _node_lines(node)[0]
+    return line
+
+
+def parse_episode(path: Path, data: bytes) -> Episode:
+    text = _decode(path, data)
+    front, fm_end = _split_front_matter(path, text)
+    try:
+        loader = _Loader(front)
+        try:
+            root = loader.get_single_node()
+            raw = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 2 if mark else None
+        raise EpisodeError(path, f"invalid YAML: {e.problem or e.context}", line) from None
+    except yaml.YAMLError as e:
+        raise EpisodeError(path, f"invalid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise EpisodeError(path, "front matter must be a YAML mapping of keys to values", 2)
+    try:
+        fm = _Front.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc)
+        what = "missing required key" if err["type"] == "missing" else err["msg"].lower()
+        extra = f" (and {e.error_count() - 1} more problems)" if e.error_count() > 1 else ""
+        raise EpisodeError(path, f"{field}: {what}{extra}", _line_of(root, loc)) from None
+
+    for section in ("quotes", "companies", "insights", "topics"):
+        seq = _child(root, section)
+        for i, item in enumerate(getattr(fm, section)):
+            item.index = i
+            item.line_start, item.line_end = _node_lines(seq.value[i])
+
+    lines = [repair(line) for line in text.splitlines()]
+    summary_node = _child(root, "summary")
+    title_node = _child(root, "title")
+    return Episode(
+        id=str(raw.get("id") or episode_id_for(path)),
+        file=str(path),
+        content_hash=file_hash(data),
+        title=fm.title.strip(),
+        date=fm.date,
+        duration=fm.duration,
+        original_url=fm.original_url,
+        tags=fm.tags,
+        topics=fm.topics,
+        quotes=fm.quotes,
+        companies=fm.companies,
+        insights=fm.insights,
+        summary=split_summary(fm.summary, lines, _node_lines(summary_node)),
+        title_line=_node_lines(title_node)[0],
+        front_matter_end=fm_end,
+    )
+
+
+_HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
+
+
+def split_summary(summary: str, file_lines: list[str], span: tuple[int, int]) -> list[SummarySection]:
+    """Split the markdown summary at its headings; each section learns its file line range by
+    finding its heading among the (repaired) lines of the summary scalar."""
+    sections: list[tuple[str, list[str]]] = []
+    for line in summary.strip().splitlines():
+        m = _HEADING.match(line.strip())
+        if m or not sections:
+            sections.append((m.group(1) if m else "Summary", []))
+        sections[-1][1].append(line)
+    first, last = span
+    starts, cursor = [], first
+    for heading, _ in sections:
+        probe = heading[:40]
+        found = next((n for n in range(cursor, last + 1) if probe in file_lines[n - 1]), cursor)
+        starts.append(found)
+        cursor = found + 1 if found < last else found
+    out = []
+    for j, (heading, body) in enumerate(sections):
+        end = starts[j + 1] - 1 if j + 1 < len(sections) else last
+        while end > starts[j] and not file_lines[end - 1].strip():
+            end -= 1  # trailing blank lines belong to no section
+        out.append(SummarySection(index=j, heading=heading, text="\n".join(body).strip(),
+                                  line_start=starts[j], line_end=max(starts[j], end)))
+    return out

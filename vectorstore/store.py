@@ -1,0 +1,174 @@
+"""Chroma, embedded (``PersistentClient``) by default or a server (``HttpClient``) when
+``chroma_url`` is set. Chunk ids are citation ids.
+
+    >>> from vectorstore.config import load_settings
+    >>> store = EpisodeStore(load_settings(db="/tmp/ea-doc-store"))
+    >>> [e["episode_id"] for e in store.episodes()]  # doctest: +SKIP
+    ['e8dde77376fc3016']
+
+Crash safety: an episode is written as "delete its old chunks, add the new ones, add the overview
+chunk last". The overview chunk carries the content hash, so an episode interrupted half-way has
+no overview, is not seen as indexed, and is rewritten whole by the next ingest.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from functools import cached_property
+from typing import Callable, Iterable
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from .chunks import SECTIONS, Chunk
+from .config import Settings
+
+_WRITE_BATCH = 256
+
+
+class StoreError(RuntimeError):
+    """The store cannot be reached or used; the message says which store and why."""
+
+
+def make_client(settings: Settings):
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            if not url.hostname:
+                raise StoreError(f"bad Chroma server URL {settings.chroma_url!r}: expected http://HOST:PORT")
+            return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                                       ssl=url.scheme == "https", settings=chroma_settings)
+        return chromadb.PersistentClient(path=settings.db, settings=chroma_settings)
+    except StoreError:
+        raise
+    except Exception as e:  # chromadb raises a variety of types for an unreachable server
+        raise StoreError(f"cannot open the Chroma store at {settings.store_label}: {e}") from e
+
+
+class EpisodeStore:
+    """The chunk collection plus a one-record "revision" collection that changes on every write,
+    so readers (BM25, other processes) know cheaply when to refresh."""
+
+    def __init__(self, settings: Settings, client=None):
+        self.settings = settings
+        self.client = client or make_client(settings)
+        try:
+            self.collection = self.client.get_or_create_collection(
+                settings.collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
+            self._meta = self.client.get_or_create_collection(settings.collection + "__meta", embedding_function=None)
+        except Exception as e:
+            raise StoreError(f"cannot open collection {settings.collection!r} at {settings.store_label}: {e}") from e
+
+    # --- embedding -------------------------------------------------------------------------
+    @cached_property
+    def embeddings(self):
+        from .embeddings import get_embeddings
+
+        return get_embeddings(self.settings.embed_batch_size)
+
+    @cached_property
+    def langchain(self):
+        """The same collection as a ``langchain_chroma.Chroma`` vector store (dense retrieval)."""
+        from langchain_chroma import Chroma
+
+        return Chroma(client=self.client, collection_name=self.settings.collection,
+                      embedding_function=self.embeddings, create_collection_if_not_exists=False)
+
+    def embed(self, chunks: list[Chunk], on_batch: Callable[[int], None] | None = None) -> list[list[float]]:
+        size = self.settings.embed_batch_size
+        out: list[list[float]] = []
+        for start in range(0, len(chunks), size):
+            batch = chunks[start : start + size]
+            out.extend(self.embeddings.embed_documents([c.embed_text for c in batch]))
+            if on_batch:
+                on_batch(len(batch))
+        return out
+
+    # --- reading ---------------------------------------------------------------------------
+    def episodes(self) -> list[dict]:
+        """Overview metadata of every completely indexed episode, sorted by id."""
+        got = self.collection.get(where={"section": "overview"}, include=["metadatas"])
+        return sorted(got["metadatas"], key=lambda m: m["episode_id"])
+
+    def episode(self, episode_id: str) -> dict | None:
+        got = self.collection.get(ids=[f"{episode_id}/overview/0"], include=["metadatas"])
+        return got["metadatas"][0] if got["ids"] else None
+
+    def chunks(self, where: dict | None = None) -> dict:
+        """ids, documents and metadatas of all chunks (matching ``where``)."""
+        return self.collection.get(where=where, include=["documents", "metadatas"])
+
+    def get(self, ids: list[str]) -> dict:
+        return self.collection.get(ids=ids, include=["documents", "metadatas"])
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def revision(self) -> str:
+        got = self._meta.get(ids=["revision"], include=["documents"])
+        return got["documents"][0] if got["ids"] else ""
+
+    # --- writing ---------------------------------------------------------------------------
+    def _bump_revision(self) -> None:
+        self._meta.upsert(ids=["revision"], embeddings=[[1.0]], documents=[uuid.uuid4().hex])
+
+    def write_episode(self, episode_id: str, chunks: list[Chunk], vectors: list[list[float]],
+                      manifest: dict) -> None:
+        """Replace an episode whole. ``manifest`` goes into the overview chunk's metadata."""
+        overview = [i for i, c in enumerate(chunks) if c.section == "overview"]
+        if overview != [len(chunks) - 1]:
+            raise ValueError("an episode's chunks must end with exactly one overview chunk")
+        self._delete_chunks(episode_id)
+        for start in range(0, len(chunks), _WRITE_BATCH):
+            part = slice(start, start + _WRITE_BATCH)
+            batch = chunks[part]
+            metadatas = [dict(c.metadata) for c in batch]
+            if batch[-1].section == "overview":
+                metadatas[-1].update(manifest, indexed_at=time.time())
+            self.collection.upsert(ids=[c.id for c in batch], documents=[c.text for c in batch],
+                                   embeddings=vectors[part], metadatas=metadatas)
+        self._bump_revision()
+
+    def _delete_chunks(self, episode_id: str) -> None:
+        # overview first: from here on the episode counts as not indexed
+        self.collection.delete(ids=[f"{episode_id}/overview/0"])
+        self.collection.delete(where={"episode_id": episode_id})
+
+    def delete_episode(self, episode_id: str) -> None:
+        self._delete_chunks(episode_id)
+        self._bump_revision()
+
+    def reset(self) -> None:
+        """Drop everything (``ingest --rebuild``)."""
+        for name in (self.settings.collection, self.settings.collection + "__meta"):
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # absent already
+                pass
+        self.__init__(self.settings, self.client)
+        self.__dict__.pop("langchain", None)
+        self._bump_revision()
+
+    def stray_episode_ids(self) -> set[str]:
+        """Episodes with chunks but no overview: left by an interrupted write."""
+        indexed = {m["episode_id"] for m in self.episodes()}
+        seen = {m["episode_id"] for m in self.collection.get(include=["metadatas"])["metadatas"]}
+        return seen - indexed
+
+
+def counts_from_manifest(meta: dict) -> dict[str, int]:
+    return {s: int(meta.get(f"n_{s}", 0)) for s in SECTIONS}
+
+
+def manifest_for(file: str, content_hash: str, counts: dict[str, int], date: str | None,
+                 duration: float | None, extra: Iterable[tuple[str, object]] = ()) -> dict:
+    md: dict = {"file": file, "content_hash": content_hash}
+    md.update({f"n_{s}": n for s, n in counts.items()})
+    if date:
+        md["date"] = date
+    if duration is not None:
+        md["duration"] = float(duration)
+    md.update(extra)
+    return md
