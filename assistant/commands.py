@@ -23,6 +23,11 @@ def print_json(obj) -> None:
     sys.stdout.write("\n")
 
 
+def console() -> Console:
+    # piped output is not cut to 80 columns: ids and titles must stay whole for scripts and greps
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def open_store(settings) -> EpisodeStore:
     try:
         return EpisodeStore(settings)
@@ -47,7 +52,7 @@ def cmd_ingest(args, settings) -> int:
         for r in results:
             style = {"failed": "red", "added": "green", "updated": "yellow"}.get(r.status)
             table.add_row(r.id or "-", Path(r.file).name if r.file else "-", r.status, *(str(r.chunks[s]) for s in SECTIONS), style=style)
-        Console().print(table)
+        console().print(table)
     return 1 if failed else 0
 
 
@@ -64,5 +69,5 @@ def cmd_list(args, settings) -> int:
     for r in rows:
         table.add_row(r["id"], r["title"] or "", r["date"] or "", r["file"] or "",
                       *(str(r["chunks"][s]) for s in SECTIONS))
-    Console().print(table)
+    console().print(table)
     return 0

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     collection: str = Field("episodes", description="Chroma collection name (>= 3 chars)")
     episodes_dir: str = Field("data/episodes", description="what `ingest` reads by default")
     max_file_bytes: int = Field(5_000_000, description="episode files larger than this are rejected")
-    embed_batch_size: int = 64
+    embed_batch_size: int = 32
 
     # --- retrieval -------------------------------------------------------------------------
     top_k: int = 8

@@ -1,0 +1,62 @@
+"""Shared fixtures: the bundled episode, settings pointing at temporary stores, and one store
+with the bundled episode ingested (embedding takes seconds, so it is built once per session)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parents[1]
+EPISODE = ROOT / "data" / "episodes" / "000_e8dde77376fc3016.txt"
+EPISODE_ID = "e8dde77376fc3016"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    """Tests never pick up a developer's config or env overrides."""
+    for key in list(os.environ):
+        if key.startswith("EPISODE_ASSISTANT_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from vectorstore.config import load_settings
+
+    return load_settings(db=str(tmp_path / "db"))
+
+
+@pytest.fixture(scope="session")
+def indexed_settings(tmp_path_factory):
+    """Settings of a store holding the bundled episode (read-only for tests: copy it to write)."""
+    from vectorstore.config import load_settings
+    from vectorstore.ingest import ingest
+    from vectorstore.store import EpisodeStore
+
+    db = tmp_path_factory.mktemp("indexed") / "db"
+    s = load_settings(db=str(db))
+    results = ingest([EPISODE], EpisodeStore(s), progress=False)
+    assert [r.status for r in results] == ["added"]
+    return s
+
+
+@pytest.fixture(scope="session")
+def indexed_store(indexed_settings):
+    from vectorstore.store import EpisodeStore
+
+    return EpisodeStore(indexed_settings)
+
+
+@pytest.fixture
+def writable_store_settings(indexed_settings, tmp_path):
+    """A private copy of the indexed store that a test may change."""
+    from vectorstore.config import load_settings
+
+    db = tmp_path / "db"
+    shutil.copytree(indexed_settings.db, db)
+    return load_settings(db=str(db))

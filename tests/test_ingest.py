@@ -1,0 +1,95 @@
+"""`episode-assistant ingest` / `list`: incremental, bad input, nothing lost."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+from assistant.cli import main
+from vectorstore.store import EpisodeStore
+
+from conftest import EPISODE, EPISODE_ID, ROOT
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_reingest_skips_unchanged(writable_store_settings, capsys):
+    code, out, _ = run(capsys, "--db", writable_store_settings.db, "ingest", "--json", str(EPISODE))
+    assert code == 0
+    [ep] = json.loads(out)["episodes"]
+    assert ep["status"] == "skipped" and ep["id"] == EPISODE_ID
+    assert ep["chunks"] == {"quotes": 232, "companies": 103, "summary": 7, "insights": 1, "overview": 1}
+
+
+def test_bad_file_beside_good_one(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("---\ntitle: [oops\n---\n")
+    db = str(tmp_path / "db")
+    code, out, err = run(capsys, "--db", db, "ingest", "--json", str(bad), str(EPISODE))
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(bad) in errors[0] and re.search(r":\d+: invalid YAML", errors[0]) and "Traceback" not in err
+    statuses = {e["file"]: e["status"] for e in json.loads(out)["episodes"]}
+    assert statuses[str(bad.resolve())] == "failed" and statuses[str(EPISODE)] == "added"
+    code, out, _ = run(capsys, "--db", db, "list", "--json")
+    [listed] = json.loads(out)["episodes"]
+    assert listed["title"] == "Is RL + LLMs enough for AGI? — Sholto Douglas & Trenton Bricken"
+    assert listed["chunks"]["quotes"] == 232
+
+
+def test_failing_new_version_keeps_the_indexed_one(writable_store_settings, tmp_path, capsys):
+    folder = tmp_path / "eps"
+    folder.mkdir()
+    copy = folder / EPISODE.name
+    shutil.copy(EPISODE, copy)
+    db = writable_store_settings.db
+    assert run(capsys, "--db", db, "ingest", str(copy))[0] == 0  # now indexed from the copy
+    copy.write_text(copy.read_text()[:5000])  # truncated: front matter never closes
+    code, _, err = run(capsys, "--db", db, "ingest", str(copy))
+    assert code == 1 and "not closed" in err
+    store = EpisodeStore(writable_store_settings)
+    assert store.count() == 344
+    assert store.episode(EPISODE_ID)["n_quotes"] == 232
+
+
+def test_changed_file_is_replaced_whole_and_prune(writable_store_settings, tmp_path, capsys):
+    folder = tmp_path / "eps"
+    folder.mkdir()
+    copy = folder / EPISODE.name
+    text = EPISODE.read_text()
+    # drop the last quote: the updated episode must not keep a stale quotes/231 chunk
+    cut = text.index("- impact_reason: 'A general insight on product development")
+    copy.write_text(text[:cut] + text[text.index("source: Unknown Source"):])
+    db = writable_store_settings.db
+    code, out, _ = run(capsys, "--db", db, "ingest", "--json", str(folder))
+    [ep] = json.loads(out)["episodes"]
+    assert code == 0 and ep["status"] == "updated" and ep["chunks"]["quotes"] == 231
+    store = EpisodeStore(writable_store_settings)
+    assert store.get([f"{EPISODE_ID}/quotes/231"])["ids"] == []
+    assert store.count() == 343
+    copy.unlink()
+    code, out, _ = run(capsys, "--db", db, "ingest", "--json", "--prune", str(folder))
+    assert [e["status"] for e in json.loads(out)["episodes"]] == ["pruned"]
+    assert store.count() == 0 and store.episodes() == []
+
+
+def test_rebuild_starts_over(writable_store_settings, capsys):
+    code, out, _ = run(capsys, "--db", writable_store_settings.db, "ingest", "--rebuild", "--json", str(EPISODE))
+    assert code == 0 and json.loads(out)["episodes"][0]["status"] == "added"
+
+
+def test_missing_path_is_an_error(tmp_path, capsys):
+    code, _, err = run(capsys, "--db", str(tmp_path / "db"), "ingest", str(tmp_path / "nope"))
+    assert code == 1 and "no such file" in err
+
+
+def test_console_script_lists(indexed_settings):
+    exe = ROOT / ".venv" / "bin" / "episode-assistant"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant.cli"]
+    proc = subprocess.run([*cmd, "--db", indexed_settings.db, "list"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert EPISODE_ID in proc.stdout
