@@ -10,7 +10,10 @@ import sys
 
 from vectorstore.config import load_settings
 
+from vectorstore.chunks import SECTIONS
+
 from . import commands
+from .answerers import ANSWERER_NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +36,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=commands.cmd_list)
 
+    s = sub.add_parser("retrieve", help="show the ranked chunks for a question")
+    s.add_argument("question")
+    s.add_argument("-k", type=int, default=10, help="how many hits (default 10)")
+    s.add_argument("--episode", help="only this episode id")
+    s.add_argument("--section", action="append", dest="sections", choices=SECTIONS, help="only these sections (repeatable)")
+    s.add_argument("--min-relevance", type=float, help="only quotes with at least this relevance score")
+    s.add_argument("--retriever", choices=("hybrid", "dense", "bm25"), default="hybrid")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=commands.cmd_retrieve)
+
+    s = sub.add_parser("ask", help="answer a question with citations")
+    s.add_argument("question")
+    s.add_argument("--episode", help="only this episode id")
+    s.add_argument("--section", action="append", dest="sections", choices=SECTIONS, help="only these sections (repeatable)")
+    s.add_argument("--history", help="YAML/JSON file: a list of {user, assistant} turns before this question")
+    s.add_argument("--answerer", choices=ANSWERER_NAMES, help="default: the answerer setting (auto)")
+    s.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    s.set_defaults(func=commands.cmd_ask)
+
+    s = sub.add_parser("eval", help="score retrieval and answers on a fixed question set")
+    s.add_argument("--questions", help="question file (default: the bundled eval/questions.yaml)")
+    s.add_argument("--retriever", choices=("hybrid", "dense", "bm25", "naive", "all"), default="hybrid")
+    s.add_argument("-k", type=int, default=10, help="retrieval depth scored (default 10)")
+    s.add_argument("--answerer", choices=ANSWERER_NAMES, default="extractive", help="answerer whose answers are checked")
+    s.add_argument("--json", dest="json_file", metavar="FILE", help="write the metrics as JSON to FILE")
+    s.add_argument("--report", metavar="DIR", help="write report.md, report.json and metrics.png to DIR")
+    s.add_argument("--calibrate", action="store_true", help="also print the refusal-threshold calibration")
+    s.set_defaults(func=commands.cmd_eval)
+
+    s = sub.add_parser("serve", help="serve the chat UI and the JSON API")
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=7860)
+    s.add_argument("--root-path", default="", help="path prefix when served behind a reverse proxy, e.g. /assistant")
+    s.set_defaults(func=commands.cmd_serve)
     return p
 
 

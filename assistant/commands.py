@@ -6,7 +6,9 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vectorstore.chunks import SECTIONS
@@ -71,3 +73,106 @@ def cmd_list(args, settings) -> int:
                       *(str(r["chunks"][s]) for s in SECTIONS))
     console().print(table)
     return 0
+
+
+def load_history(path: str | None) -> list[dict]:
+    if not path:
+        return []
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"cannot read history file {path}: {e}") from None
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(t, dict) and "user" in t for t in data):
+        raise UserError(f"history file {path}: expected a list of {{user, assistant}} turns")
+    return data
+
+
+def make_assistant(settings):
+    from .chain import EpisodeAssistant
+
+    assistant = EpisodeAssistant(settings, store=open_store(settings))
+    if assistant.store.count() == 0:
+        raise UserError(f"the store at {settings.store_label} is empty: run `episode-assistant ingest` first")
+    return assistant
+
+
+def cmd_retrieve(args, settings) -> int:
+    from .retriever import SearchFilter
+
+    assistant = make_assistant(settings)
+    assistant.retriever.mode = args.retriever
+    flt = SearchFilter(episode=args.episode, sections=tuple(args.sections) if args.sections else None,
+                       min_relevance=args.min_relevance)
+    result = assistant.retriever.search(args.question, k=args.k, flt=flt)
+    rows = [{"id": h.id, "score": round(h.score, 6), "section": h.metadata["section"],
+             "index": h.metadata["index"], "text": h.text, "dense_score": h.dense_score,
+             "bm25_score": h.bm25_score, "alternates": h.alternates} for h in result.hits]
+    if args.json:
+        print_json(rows)
+        return 0
+    table = Table(title=f"{args.question}  (best dense similarity {result.top_dense:.3f})")
+    for col in ("#", "id", "score", "dense", "bm25", "text"):
+        table.add_column(col, overflow="fold")
+    for n, r in enumerate(rows, 1):
+        table.add_row(str(n), r["id"], f"{r['score']:.4f}", _fmt(r["dense_score"]), _fmt(r["bm25_score"]),
+                      r["text"][:160])
+    console().print(table)
+    return 0
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def cmd_ask(args, settings) -> int:
+    from .chain import QuestionError
+
+    assistant = make_assistant(settings)
+    history = load_history(args.history)
+    try:
+        if args.json:
+            answer = assistant.ask(args.question, history, args.episode, args.answerer, args.sections)
+            print_json(answer.to_dict())
+            return 0
+        answer = None
+        for event in assistant.stream(args.question, history, args.episode, args.answerer, args.sections):
+            if event["type"] == "token" and assistant.answerer(args.answerer).name != "extractive":
+                sys.stdout.write(event["text"])
+                sys.stdout.flush()
+            elif event["type"] == "answer":
+                answer = event["answer"]
+    except QuestionError as e:
+        raise UserError(str(e)) from None
+    print_answer(answer, streamed=assistant.answerer(args.answerer).name != "extractive")
+    return 0
+
+
+def print_answer(answer, streamed: bool = False) -> None:
+    out = console()
+    if streamed:
+        out.print("\n")  # the final, checked text replaces what was streamed
+    out.print(("[bold yellow]" if answer.refused else "[bold]") + escape(answer.answer))
+    for note in answer.notes:
+        out.print(f"[dim]note: {escape(note)}")
+    if not answer.citations:
+        return
+    out.print("\n[bold]Sources")
+    for c in answer.citations:
+        where = f"{Path(c.file).name if c.file else c.episode_id}:{c.line_start}-{c.line_end}"
+        pos = f", transcript char {c.transcript_position}" if c.transcript_position is not None else ""
+        out.print(f"[{c.marker}] {c.id}  ({where}{pos})")
+        out.print(f"    [dim]{escape(c.text[:400])}")
+
+
+def cmd_eval(args, settings) -> int:
+    from eval.runner import run_eval_command  # eval sits beside ui, above assistant
+
+    return run_eval_command(args, settings)
+
+
+def cmd_serve(args, settings) -> int:
+    from ui.server import serve  # the UI layer sits above assistant: imported only here
+
+    return serve(settings, host=args.host, port=args.port, root_path=args.root_path)

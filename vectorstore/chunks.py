@@ -112,7 +112,16 @@ def _quote_positions(episode: Episode) -> dict[int, int]:
 
 def _base(episode: Episode, section: str, index: int, start: int, end: int) -> dict:
     return {"episode_id": episode.id, "section": section, "index": index,
-            "line_start": start, "line_end": end, "title": episode.title}
+            "line_start": start, "line_end": end, "title": episode.title, "file": episode.file}
+
+
+def _add(chunks: list[Chunk], episode: Episode, section: str, index: int, text: str, md: dict,
+         *enrichment: str | None) -> None:
+    """One chunk; ``enrichment`` (topic, impact reason, entity name) is searched, never cited."""
+    extra = " ".join(x for x in enrichment if x)
+    if extra:
+        md["enrichment"] = extra
+    chunks.append(Chunk(citation_id(episode.id, section, index), text, f"{text}\n{extra}".strip(), md))
 
 
 def episode_chunks(episode: Episode) -> list[Chunk]:
@@ -131,9 +140,7 @@ def episode_chunks(episode: Episode) -> list[Chunk]:
             md["transcript_position"] = positions[q.index]
         if q.index in dups:
             md["dup_group"] = dups[q.index]
-        extra = " ".join(x for x in (q.topic_label, q.impact_reason) if x)
-        chunks.append(Chunk(citation_id(episode.id, "quotes", q.index), q.text,
-                            f"{q.text}\n{extra}".strip(), md))
+        _add(chunks, episode, "quotes", q.index, q.text, md, q.topic_label, q.impact_reason)
     for e in episode.companies:
         md = _base(episode, "companies", e.index, e.line_start, e.line_end)
         md["name"] = e.name
@@ -141,18 +148,16 @@ def episode_chunks(episode: Episode) -> list[Chunk]:
             md["topic"] = e.category
         if e.position is not None:
             md["transcript_position"] = e.position
-        chunks.append(Chunk(citation_id(episode.id, "companies", e.index), e.context or e.name,
-                            f"{e.name} ({e.category or 'entity'}): {e.context}", md))
+        _add(chunks, episode, "companies", e.index, e.context or e.name, md, f"{e.name} ({e.category or 'entity'})")
     for s in episode.summary:
         md = _base(episode, "summary", s.index, s.line_start, s.line_end)
         md["topic"] = s.heading
-        chunks.append(Chunk(citation_id(episode.id, "summary", s.index), s.text, s.text, md))
+        _add(chunks, episode, "summary", s.index, s.text, md)
     for ins in episode.insights:
         md = _base(episode, "insights", ins.index, ins.line_start, ins.line_end)
         if ins.type:
             md["topic"] = ins.type
-        chunks.append(Chunk(citation_id(episode.id, "insights", ins.index), ins.text,
-                            f"{ins.type or 'insight'}: {ins.text}", md))
+        _add(chunks, episode, "insights", ins.index, ins.text, md, ins.type or "insight")
     chunks.append(overview_chunk(episode))
     return chunks
 

@@ -3,7 +3,7 @@
     >>> from vectorstore.config import load_settings
     >>> from vectorstore.store import EpisodeStore
     >>> results = ingest(["data/episodes"], EpisodeStore(load_settings(db="/tmp/ea-doc")))  # doctest: +SKIP
-    >>> results[0].status
+    >>> results[0].status  # doctest: +SKIP
     'added'
 """
 from __future__ import annotations
@@ -82,7 +82,8 @@ def _ingest_one(path: Path, store: EpisodeStore, indexed: dict, by_hash: dict, d
         if known is not None and known.get("file") == file:
             done_ids[known["episode_id"]] = file
             return IngestResult(file, "skipped", known["episode_id"], counts_from_manifest(known))
-        episode = load_episode(path, data)
+        episode = load_episode(path, data)  # errors name the path as given
+        episode.file = file
         if episode.id in done_ids:
             raise EpisodeError(path, f"episode id {episode.id!r} was already ingested from {done_ids[episode.id]} in this run")
         chunks = episode_chunks(episode)

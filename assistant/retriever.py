@@ -1,0 +1,209 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (rank_bm25), fused by weighted reciprocal rank.
+
+    >>> from vectorstore.config import load_settings
+    >>> from vectorstore.store import EpisodeStore
+    >>> retriever = HybridRetriever(store=EpisodeStore(load_settings()), k=5)   # doctest: +SKIP
+    >>> [d.id for d in retriever.invoke("sample efficiency?")]                # doctest: +SKIP
+    ['e8dde77376fc3016/quotes/120', ...]
+
+Why not ``EnsembleRetriever``: refusal and the citations need each hit's scores (dense cosine,
+BM25, fused) and near-duplicate quotes must collapse into one hit; the ensemble returns bare
+documents. The fusion itself is the same weighted RRF.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, PrivateAttr
+from rank_bm25 import BM25Okapi
+
+from vectorstore.store import EpisodeStore
+
+from .text import tokenize
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Metadata filters; ``min_relevance`` applies to quotes (other items have no score)."""
+
+    episode: str | None = None
+    sections: tuple[str, ...] | None = None
+    min_relevance: float | None = None
+
+    def where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.episode:
+            clauses.append({"episode_id": self.episode})
+        if self.sections:
+            clauses.append({"section": {"$in": list(self.sections)}})
+        if self.min_relevance is not None:
+            clauses.append({"$or": [{"section": {"$ne": "quotes"}}, {"relevance_score": {"$gte": self.min_relevance}}]})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, md: dict) -> bool:
+        if self.episode and md.get("episode_id") != self.episode:
+            return False
+        if self.sections and md.get("section") not in self.sections:
+            return False
+        if self.min_relevance is not None and md.get("section") == "quotes":
+            return md.get("relevance_score", float("-inf")) >= self.min_relevance
+        return True
+
+
+@dataclass
+class Hit:
+    id: str
+    text: str
+    metadata: dict
+    score: float = 0.0  # fused RRF score (or the single retriever's score)
+    dense_score: float | None = None  # cosine similarity
+    bm25_score: float | None = None
+    alternates: list[str] = field(default_factory=list)  # near-duplicate quotes folded into this hit
+
+    def to_document(self) -> Document:
+        md = dict(self.metadata, score=self.score, dense_score=self.dense_score, bm25_score=self.bm25_score,
+                  alternates=list(self.alternates))
+        return Document(id=self.id, page_content=self.text, metadata=md)
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    top_dense: float  # best cosine similarity among the filtered chunks: the refusal signal
+    top_bm25: float
+
+
+class BM25Index:
+    """BM25 over every chunk's text plus its enrichment; built once per store revision."""
+
+    def __init__(self, ids: list[str], texts: list[str], metadatas: list[dict]):
+        self.ids, self.texts, self.metadatas = ids, texts, metadatas
+        corpus = [tokenize(t + " " + md.get("enrichment", "")) for t, md in zip(texts, metadatas)]
+        self.bm25 = BM25Okapi(corpus) if corpus else None
+
+    @classmethod
+    def from_store(cls, store: EpisodeStore) -> "BM25Index":
+        got = store.chunks()
+        return cls(got["ids"], got["documents"], got["metadatas"])
+
+    def search(self, query: str, n: int, flt: SearchFilter) -> list[tuple[int, float]]:
+        tokens = tokenize(query)
+        if self.bm25 is None or not tokens:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        order = np.argsort(-scores, kind="stable")
+        out = []
+        for i in order:
+            if scores[i] <= 0 or len(out) >= n:
+                break
+            if flt.matches(self.metadatas[i]):
+                out.append((int(i), float(scores[i])))
+        return out
+
+
+class HybridRetriever(BaseRetriever):
+    """A LangChain retriever over an ``EpisodeStore``. ``mode`` picks hybrid, dense or bm25."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any
+    k: int = 8
+    mode: Mode = "hybrid"
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 40
+    filter: SearchFilter = SearchFilter()
+    collapse_duplicates: bool = True
+    revision_check_seconds: float = 1.0
+
+    _bm25: BM25Index | None = PrivateAttr(default=None)
+    _bm25_revision: str | None = PrivateAttr(default=None)
+    _checked_at: float = PrivateAttr(default=0.0)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, store: EpisodeStore, settings, **kwargs) -> "HybridRetriever":
+        params = dict(k=settings.top_k, dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight,
+                      rrf_k=settings.rrf_k)
+        params.update(kwargs)
+        return cls(store=store, **params)
+
+    # --- BM25 index, rebuilt only when the store's revision changes -------------------------
+    def bm25_index(self) -> BM25Index:
+        now = time.monotonic()
+        if self._bm25 is not None and now - self._checked_at < self.revision_check_seconds:
+            return self._bm25
+        with self._lock:
+            revision = self.store.revision()
+            self._checked_at = now
+            if self._bm25 is None or revision != self._bm25_revision:
+                self._bm25 = BM25Index.from_store(self.store)
+                self._bm25_revision = revision
+            return self._bm25
+
+    # --- search ------------------------------------------------------------------------------
+    def _dense(self, query: str, n: int, flt: SearchFilter) -> list[tuple[str, str, dict, float]]:
+        vector = self.store.embeddings.embed_query(query)
+        n = min(n, max(1, self.store.count()))
+        got = self.store.collection.query(query_embeddings=[vector], n_results=n, where=flt.where(),
+                                          include=["documents", "metadatas", "distances"])
+        return [(i, d, m, 1.0 - dist) for i, d, m, dist in
+                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+
+    def search(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> SearchResult:
+        k = k or self.k
+        flt = flt or self.filter
+        n = max(self.candidates, k * 4)
+        hits: dict[str, Hit] = {}
+        top_dense = top_bm25 = 0.0
+        if self.mode in ("hybrid", "dense"):
+            for rank, (cid, text, md, sim) in enumerate(self._dense(query, n, flt)):
+                hit = hits.setdefault(cid, Hit(cid, text, md))
+                hit.dense_score = sim
+                hit.score += self.dense_weight / (self.rrf_k + rank + 1) if self.mode == "hybrid" else sim
+                top_dense = max(top_dense, sim)
+        if self.mode in ("hybrid", "bm25"):
+            index = self.bm25_index()
+            for rank, (i, score) in enumerate(index.search(query, n, flt)):
+                cid = index.ids[i]
+                hit = hits.setdefault(cid, Hit(cid, index.texts[i], index.metadatas[i]))
+                hit.bm25_score = score
+                hit.score += self.bm25_weight / (self.rrf_k + rank + 1) if self.mode == "hybrid" else score
+                top_bm25 = max(top_bm25, score)
+        ranked = sorted(hits.values(), key=lambda h: (-h.score, h.id))
+        if self.collapse_duplicates:
+            ranked = collapse_duplicates(ranked)
+        return SearchResult(ranked[:k], top_dense, top_bm25)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [h.to_document() for h in self.search(query).hits]
+
+
+def collapse_duplicates(ranked: list[Hit]) -> list[Hit]:
+    """Keep the best-ranked quote of each near-duplicate group; the others become its alternates."""
+    kept: list[Hit] = []
+    leaders: dict[tuple[str, int], Hit] = {}
+    for hit in ranked:
+        group = hit.metadata.get("dup_group")
+        if group is None:
+            kept.append(hit)
+            continue
+        key = (hit.metadata.get("episode_id", ""), int(group))
+        if key in leaders:
+            leaders[key].alternates.append(hit.id)
+        else:
+            leaders[key] = hit
+            kept.append(hit)
+    return kept
