@@ -1,0 +1,123 @@
+"""The chain: cited answers, verbatim citations, refusal on both sides of the threshold, follow-ups."""
+import pytest
+
+from assistant.answerers import ExtractiveAnswerer
+from assistant.chain import EpisodeAssistant, QuestionError, cite
+from assistant.followup import is_followup, rewrite
+from assistant.retriever import Hit
+from vectorstore.verify import citation_is_valid
+
+from conftest import EPISODE_ID
+
+ON_TOPIC = [
+    "What has changed in the past year with RL and language models?",
+    "sample efficiency?",
+    "Why does code get better faster than creative writing?",
+    "How far are current models from the human brain in parameter count?",
+    "What do the guests say about interpretability research at Anthropic?",
+]
+OFF_TOPIC = [
+    "What do they say about climate policy?",
+    "Can you give me a good chocolate cake recipe?",
+    "What is the guests' favourite football team?",
+]
+
+
+@pytest.fixture(scope="module")
+def bot(indexed_settings):
+    return EpisodeAssistant(indexed_settings.model_copy(update={"answerer": "extractive"}))
+
+
+def assert_verbatim(answer):
+    for c in answer.citations:
+        assert citation_is_valid(c.file, c.section, c.text, c.line_start, c.line_end), c.id
+
+
+def test_rl_question_cites_the_rl_quotes(bot):
+    a = bot.ask(ON_TOPIC[0])
+    assert not a.refused and a.answer
+    cited = {c.id for c in a.citations}
+    assert cited & {f"{EPISODE_ID}/quotes/{i}" for i in (16, 5, 18)}
+    assert [c.marker for c in a.citations] == list(range(1, len(a.citations) + 1))
+    for c in a.citations:
+        assert f"[{c.marker}]" in a.answer
+    assert_verbatim(a)
+
+
+@pytest.mark.parametrize("question", ON_TOPIC)
+def test_on_topic_questions_are_answered(bot, question):
+    a = bot.ask(question)
+    assert not a.refused and a.citations
+    assert_verbatim(a)
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_are_refused(bot, question):
+    a = bot.ask(question)
+    assert a.refused and a.citations == []
+    assert "Not covered" in a.answer and "closest topics" in a.answer
+
+
+def test_refusal_threshold_both_sides(indexed_settings):
+    question = "sample efficiency?"
+    signal = EpisodeAssistant(indexed_settings).retriever.search(question).top_dense
+    below = EpisodeAssistant(indexed_settings.model_copy(update={"refusal_threshold": signal + 0.01}))
+    above = EpisodeAssistant(indexed_settings.model_copy(update={"refusal_threshold": signal - 0.01}))
+    assert below.ask(question, answerer="extractive").refused
+    assert not above.ask(question, answerer="extractive").refused
+
+
+def test_follow_up_is_rewritten_and_cites_quote_17(bot):
+    history = [{"user": "What do they predict about software engineering agents?", "assistant": "..."}]
+    a = bot.ask("by when?", history)
+    assert "software engineering agents" in a.standalone_question
+    assert f"{EPISODE_ID}/quotes/17" in {c.id for c in a.citations}
+    assert_verbatim(a)
+
+
+def test_follow_up_rule():
+    history = [{"user": "What do they predict about software engineering agents?", "assistant": "x"}]
+    assert is_followup("by when?", history) and is_followup("And why is that?", history)
+    assert is_followup("what about them?", history)
+    assert not is_followup("by when?", [])
+    assert not is_followup("What is sample efficiency in reinforcement learning?", history)
+    assert rewrite("What is RLHF?", history) == "What is RLHF?"
+    # a chain of follow-ups keeps the original subject
+    chained = history + [{"user": "by when?", "assistant": "y"}]
+    assert rewrite("and why?", chained) == "and why? (about: What do they predict about software engineering agents?)"
+
+
+def test_question_bounds(bot):
+    with pytest.raises(QuestionError) as info:
+        bot.ask("x" * (bot.settings.max_question_chars + 1))
+    assert info.value.status == 413
+    with pytest.raises(QuestionError):
+        bot.ask("   ")
+
+
+def test_stream_ends_with_the_answer(bot):
+    events = list(bot.stream(ON_TOPIC[0]))
+    assert events[-1]["type"] == "answer" and events[-1]["answer"].citations
+    assert all(e["type"] == "token" for e in events[:-1]) and len(events) >= 2
+
+
+def test_runnable(bot):
+    a = bot.as_runnable().invoke({"question": ON_TOPIC[0]})
+    assert not a.refused and a.citations
+
+
+def test_cite_renumbers_and_drops_unknown_markers():
+    sources = [Hit(f"e/quotes/{i}", f"text {i}", {"section": "quotes", "index": i}) for i in range(3)]
+    text, cites = cite("First [3]. Second [1] [9]. Third [3].", sources)
+    assert text == "First [1]. Second [2]. Third [1]."
+    assert [(c.marker, c.id) for c in cites] == [(1, "e/quotes/2"), (2, "e/quotes/0")]
+
+
+def test_extractive_answerer_is_deterministic_and_verbatim():
+    src = [Hit("e/quotes/1", "RL finally works now. Unrelated words here.", {"section": "quotes"}, dense_score=0.8),
+           Hit("e/summary/2", "## Heading\n\nRL from verifiable rewards drives progress.", {"section": "summary"}, dense_score=0.75),
+           Hit("e/quotes/9", "Something far away.", {"section": "quotes"}, dense_score=0.3)]
+    one = ExtractiveAnswerer().answer("Does RL work now?", src).text
+    assert one == ExtractiveAnswerer().answer("Does RL work now?", src).text
+    assert "[1]" in one and "[2]" in one and "[3]" not in one  # the far source is left out
+    assert ExtractiveAnswerer().answer("q", []).text == ""
