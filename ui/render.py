@@ -22,7 +22,8 @@ from pathlib import PurePath
 from assistant.answer import Answer, Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
-_SOURCES_BLOCK = re.compile(r"<details\b.*?</details>", re.S)
+_BODY = re.compile(r'<div class="ea-(?:answer|notice)\b[^>]*>(.*?)</div>', re.S)
+_ICON = re.compile(r'<span class="ea-icon">.*?</span>\s*', re.S)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -79,5 +80,6 @@ def answer_html(answer: Answer) -> str:
 
 def plain_text(message: str) -> str:
     """A chat message as the text a follow-up question refers to: no sources panel, no tags."""
-    text = _SOURCES_BLOCK.sub("", message).replace("<br>", "\n")
+    body = _BODY.search(message)
+    text = _ICON.sub("", body.group(1) if body else message).replace("<br>", "\n")
     return unescape(_TAG.sub("", text)).strip()

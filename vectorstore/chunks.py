@@ -152,7 +152,7 @@ def episode_chunks(episode: Episode) -> list[Chunk]:
     for s in episode.summary:
         md = _base(episode, "summary", s.index, s.line_start, s.line_end)
         md["topic"] = s.heading
-        _add(chunks, episode, "summary", s.index, s.text, md)
+        _add(chunks, episode, "summary", s.index, s.text, md, "Episode summary:", s.heading)
     for ins in episode.insights:
         md = _base(episode, "insights", ins.index, ins.line_start, ins.line_end)
         if ins.type:
@@ -178,7 +178,10 @@ def overview_text(episode: Episode) -> str:
 def overview_chunk(episode: Episode) -> Chunk:
     md = _base(episode, "overview", 0, 1, episode.front_matter_end)
     text = overview_text(episode)
-    return Chunk(citation_id(episode.id, "overview", 0), text, text, md)
+    # what listeners ask of an overview ("who are the guests, how long is it, what is it about")
+    md["enrichment"] = ("What is this episode about, who are the guests, how long is it and when was it released? "
+                        "Episode overview: title, guests, date, length, tags and main topics.")
+    return Chunk(citation_id(episode.id, "overview", 0), text, f"{text}\n{md['enrichment']}", md)
 
 
 def section_counts(chunks: list[Chunk]) -> dict[str, int]:

@@ -1,0 +1,170 @@
+"""The JSON API: ``POST /api/ask``, ``POST /api/ask/stream`` (server-sent events), ``GET /healthz``.
+
+The request and response models are what ``/docs`` shows; the answer object is
+``assistant.answer.Answer.to_dict()``, the same one the CLI prints with ``ask --json``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Literal
+
+import anyio
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from assistant.answer import Answer
+from assistant.answerers import ANSWERER_NAMES
+from assistant.chain import QuestionError
+from vectorstore.chunks import SECTIONS
+
+from .service import AnswerService, Busy
+
+log = logging.getLogger(__name__)
+
+AnswererName = Literal[ANSWERER_NAMES]  # type: ignore[valid-type]
+Section = Literal[SECTIONS]  # type: ignore[valid-type]
+
+
+class Turn(BaseModel):
+    user: str = Field(description="an earlier question")
+    assistant: str = Field("", description="the answer it got (plain text)")
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the question; longer than max_question_chars -> 413",
+                          examples=["What has changed in the past year with RL and language models?"])
+    history: list[Turn] = Field(default_factory=list, max_length=100,
+                                description="earlier turns, oldest first; follow-ups are read against them")
+    episode: str | None = Field(None, description="only this episode id (see /healthz and `episode-assistant list`)")
+    answerer: AnswererName | None = Field(None, description="default: the server's answerer setting")
+    sections: list[Section] | None = Field(None, description="only these sections of the episode files")
+
+
+class CitationModel(BaseModel):
+    marker: int = Field(description="the [n] in the answer text")
+    id: str = Field(description="{episode_id}/{section}/{index}: the item's place in the episode file")
+    episode_id: str
+    section: str
+    index: int
+    text: str = Field(description="the cited source text, verbatim")
+    line_start: int = Field(description="first line of the item in the episode file (1-based)")
+    line_end: int
+    transcript_position: int | None = Field(None, description="character offset into the transcript, when known")
+    score: float | None = Field(None, description="retrieval score")
+    file: str | None = None
+    relevance_score: float | None = Field(None, description="the episode file's own relevance rating (quotes)")
+    topic: str | None = None
+    name: str | None = None
+    alternates: list[str] = Field(default_factory=list, description="near-duplicate items saying the same")
+
+
+class AnswerModel(BaseModel):
+    question: str
+    standalone_question: str = Field(description="the question as searched (follow-ups rewritten)")
+    answer: str = Field(description="answer text with [n] markers, or the 'not covered' message")
+    refused: bool = Field(description="true when the episodes do not cover the question")
+    citations: list[CitationModel]
+    answerer: str
+    notes: list[str]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    episodes: int = 0
+    chunks: int = 0
+
+
+class ErrorModel(BaseModel):
+    detail: str
+
+
+ERRORS = {401: {"model": ErrorModel, "description": "missing token or trusted-user header"},
+          413: {"model": ErrorModel, "description": "question longer than max_question_chars"},
+          503: {"model": ErrorModel, "description": "all answer slots busy, or the store unreachable"}}
+
+STREAM_DOC = """Server-sent events: `token` events (`{"type": "token", "text": ...}`) while the answer is
+produced, then one `answer` event (`{"type": "answer", "answer": <answer object>}`) whose text
+**replaces** the streamed text (markers are renumbered once the answer is checked). A failure after
+the stream started arrives as an `error` event (`{"detail": ...}`)."""
+
+
+def _http_error(e: Exception) -> HTTPException:
+    if isinstance(e, QuestionError):
+        return HTTPException(e.status, str(e))
+    if isinstance(e, Busy):
+        return HTTPException(503, str(e), headers={"Retry-After": "5"})
+    log.exception("answering failed")
+    return HTTPException(503, f"cannot answer right now ({type(e).__name__})")
+
+
+def _event(event: dict) -> dict:
+    if event["type"] == "answer":
+        answer: Answer = event["answer"]
+        return {"event": "answer", "data": json.dumps({"type": "answer", "answer": answer.to_dict()}, ensure_ascii=False)}
+    return {"event": event["type"], "data": json.dumps(event, ensure_ascii=False)}
+
+
+def _args(req: AskRequest) -> dict:
+    return {"history": [t.model_dump() for t in req.history], "episode": req.episode,
+            "answerer": req.answerer, "sections": req.sections}
+
+
+def api_router(service: AnswerService) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/api/ask", response_model=AnswerModel, responses=ERRORS, tags=["answers"],
+                 summary="Answer a question with citations")
+    async def ask(req: AskRequest) -> dict:
+        try:
+            service.check(req.question)
+            answer = await run_in_threadpool(service.ask, req.question, **_args(req))
+        except Exception as e:
+            raise _http_error(e) from None
+        return answer.to_dict()
+
+    @router.post("/api/ask/stream", responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}, **ERRORS},
+                 tags=["answers"], summary="Answer a question, streamed as server-sent events",
+                 response_class=EventSourceResponse)
+    async def ask_stream(req: AskRequest):
+        events = service.stream(req.question, **_args(req))
+        try:
+            service.check(req.question)
+            # the first event is produced before the response starts, so a busy server or a bad
+            # question still gets a real HTTP status instead of a 200 with an error event
+            first = await run_in_threadpool(next, events, None)
+        except Exception as e:
+            events.close()
+            raise _http_error(e) from None
+        return EventSourceResponse(_relay(first, events))
+
+    @router.get("/healthz", response_model=Health, responses={503: {"model": Health}}, tags=["service"],
+                summary="Store reachable? How many episodes and chunks?")
+    async def healthz():
+        try:
+            counts = await run_in_threadpool(service.health)
+        except Exception:
+            log.exception("health check: store unreachable")
+            return JSONResponse(Health(status="unavailable").model_dump(), status_code=503)
+        return Health(status="ok", **counts)
+
+    return router
+
+
+async def _relay(first: dict | None, events):
+    try:
+        event = first
+        while event is not None:
+            yield _event(event)
+            event = await run_in_threadpool(next, events, None)
+    except Exception as e:
+        log.exception("answer stream failed")
+        yield {"event": "error", "data": json.dumps({"detail": f"answering failed ({type(e).__name__})"})}
+    finally:
+        # shielded: on a client disconnect the scope is cancelled, and the generator must still
+        # be closed in a worker thread to give its answer slot back
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(events.close)

@@ -1,0 +1,67 @@
+"""The FastAPI app: JSON API + Gradio chat, behind the portal security settings.
+
+    >>> from vectorstore.config import load_settings
+    >>> app = create_app(load_settings(answerer="extractive"))   # doctest: +SKIP
+    >>> # uvicorn.run(app, host="127.0.0.1", port=7860)
+
+Routes (all under ``root_path`` when one is given):
+
+* ``/``                the chat (Gradio, mounted at the root so an iframe's ``src`` is just the app URL)
+* ``/api/ask``, ``/api/ask/stream``, ``/healthz``   the JSON API; ``/docs`` its OpenAPI page
+* ``/gradio.js``       the ``<gradio-app>`` web-component loader, served from this app (no CDN)
+* ``/gradio_api/...``  Gradio's own API (``gradio_client``): endpoints ``/ask`` and ``/answer``
+
+Middleware, outermost first: RootPath (prefix handling) -> SecurityHeaders (CSP frame-ancestors
+on every response) -> CORS (the allowed origins) -> AuthMiddleware (token / trusted header).
+"""
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+from assistant.chain import EpisodeAssistant
+
+from .api import api_router
+from .chat import CSS, TITLE, build_chat, gr
+from .security import AuthMiddleware, Guard, RootPath, SecurityHeaders, add_cors
+from .service import AnswerService
+
+# Gradio's web-component loader; it imports the hashed bundle from ./assets/, which the mounted
+# Gradio app serves.
+GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("episode-assistant")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path: str = "") -> FastAPI:
+    root_path = root_path.rstrip("/")
+    service = AnswerService(assistant or EpisodeAssistant(settings), settings.max_concurrent_answers)
+    app = FastAPI(title=TITLE, version=_version(),
+                  description="Answers questions about podcast episodes, citing positions in the episode files. "
+                              "The chat UI is at `/`; see docs/embedding.md for embedding and auth.")
+    app.state.service = service
+    app.include_router(api_router(service))
+
+    @app.get("/gradio.js", include_in_schema=False)
+    def gradio_js():
+        return FileResponse(GRADIO_JS, media_type="text/javascript")
+
+    # Mounted last: the routes above take precedence over Gradio's catch-all mount at "/".
+    gr.mount_gradio_app(app, build_chat(service, settings.answerer), path="/",
+                        auth_dependency=Guard(settings).gradio_dependency(), root_path=root_path or None,
+                        css=CSS, footer_links=["api", "settings"], ssr_mode=False, max_file_size="1mb")
+
+    app.add_middleware(AuthMiddleware, settings=settings, root_path=root_path)
+    add_cors(app, settings)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    if root_path:
+        app.add_middleware(RootPath, root_path=root_path)
+    return app

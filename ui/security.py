@@ -1,0 +1,175 @@
+"""Portal security from the settings: who may call, which origins may read, who may frame us.
+
+* ``api_token``: every request needs ``Authorization: Bearer <token>``. A browser that cannot
+  send headers (an ``<iframe>``) opens ``/?token=<token>`` once: the token is swapped for an
+  HttpOnly cookie and the browser is redirected to the same URL without it, so the token does not
+  linger in the frame's address or in later Referer headers.
+* ``trusted_user_header``: a reverse proxy that authenticates users names them in this header;
+  a request without it is refused (only safe when the app is reachable through that proxy alone).
+* Both set: both are required. Neither: open, as a local single-user tool.
+* ``allowed_origins``: the parent app's CORSMiddleware (an empty list when unset, so no origin
+  gets CORS headers). Its presence also makes Gradio's own CORS middleware stand aside; Gradio's
+  would otherwise echo back any origin.
+* ``frame_ancestors``: ``Content-Security-Policy: frame-ancestors`` on every response ('self' when
+  unset), so only the listed portals can embed the chat.
+
+``/healthz`` stays open for load-balancer probes; it reveals only counts.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from urllib.parse import urlencode
+
+from starlette.datastructures import MutableHeaders, QueryParams
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
+
+TOKEN_PARAM = "token"
+TOKEN_COOKIE = "episode_assistant_session"
+PUBLIC_PATHS = frozenset({"/healthz"})
+
+
+def split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").replace(",", " ").split() if v.strip()]
+
+
+class Guard:
+    """Decides who a request comes from; ``None`` means it is refused."""
+
+    def __init__(self, settings):
+        self.token = settings.api_token or None
+        self.header = settings.trusted_user_header or None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token or self.header)
+
+    def cookie_value(self) -> str:
+        # the cookie carries a value derived from the token, not the token: leaking the cookie
+        # does not leak the credential scripts use
+        return hmac.new(self.token.encode(), b"episode-assistant ui cookie", hashlib.sha256).hexdigest()
+
+    def _token_ok(self, conn: HTTPConnection) -> bool:
+        auth = conn.headers.get("authorization", "")
+        scheme, _, given = auth.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            return True
+        if hmac.compare_digest(conn.cookies.get(TOKEN_COOKIE, "").encode(), self.cookie_value().encode()):
+            return True
+        return self.query_token_ok(conn)
+
+    def query_token_ok(self, conn: HTTPConnection) -> bool:
+        return bool(self.token) and hmac.compare_digest(
+            conn.query_params.get(TOKEN_PARAM, "").encode(), self.token.encode())
+
+    def user(self, conn: HTTPConnection) -> str | None:
+        if self.token and not self._token_ok(conn):
+            return None
+        if self.header:
+            return conn.headers.get(self.header, "").strip() or None
+        return "token-holder" if self.token else "anonymous"
+
+    def refusal(self, conn: HTTPConnection) -> str:
+        if self.header and not conn.headers.get(self.header, "").strip():
+            return f"missing the {self.header} header set by the authenticating proxy"
+        return "missing or wrong credentials: send 'Authorization: Bearer <token>'"
+
+    def gradio_dependency(self):
+        """For ``gr.mount_gradio_app(auth_dependency=...)``: Gradio learns the user name and
+        refuses its own routes too, should a request ever get past the middleware."""
+        return self.user if self.enabled else None
+
+
+class SecurityHeaders:
+    """Outermost (pure ASGI, so streams pass untouched): the headers go on every response,
+    refusals and CORS preflights included."""
+
+    def __init__(self, app, settings):
+        self.app = app
+        ancestors = " ".join(split_list(settings.frame_ancestors)) or "'self'"
+        self.headers = {"content-security-policy": f"frame-ancestors {ancestors}",
+                        "x-content-type-options": "nosniff", "referrer-policy": "same-origin"}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in self.headers.items():
+                    headers.setdefault(k, v)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class AuthMiddleware:
+    """Inside CORS (a preflight carries no credentials and must not be refused)."""
+
+    def __init__(self, app, settings, root_path: str = ""):
+        self.app = app
+        self.guard = Guard(settings)
+        self.root_path = root_path.rstrip("/")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket") or not self.guard.enabled:
+            return await self.app(scope, receive, send)
+        conn = HTTPConnection(scope)
+        route = scope["path"][len(scope.get("root_path", "")):] or "/"
+        if route in PUBLIC_PATHS:
+            return await self.app(scope, receive, send)
+        if self.guard.user(conn) is None:
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            return await _respond(send, 401, {"detail": self.guard.refusal(conn)}, {"WWW-Authenticate": "Bearer"})
+        if scope["type"] == "http" and scope["method"] == "GET" and self.guard.query_token_ok(conn):
+            return await self._swap_token_for_cookie(scope, send)
+        await self.app(scope, receive, send)
+
+    async def _swap_token_for_cookie(self, scope, send):
+        query = urlencode([(k, v) for k, v in QueryParams(scope["query_string"].decode()).multi_items()
+                           if k != TOKEN_PARAM])
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        location = path + (f"?{query}" if query else "")
+        # a portal on another site needs SameSite=None (which requires Secure, i.e. https);
+        # Partitioned keeps the cookie working where third-party cookies are blocked
+        cross_site = "; Secure; SameSite=None; Partitioned" if scope.get("scheme") == "https" else "; SameSite=Lax"
+        cookie = f"{TOKEN_COOKIE}={self.guard.cookie_value()}; Path={self.root_path or '/'}; HttpOnly{cross_site}"
+        await _respond(send, 303, None, {"Location": location, "Set-Cookie": cookie, "Cache-Control": "no-store"})
+
+
+async def _respond(send, status: int, body: dict | None, headers: dict[str, str]) -> None:
+    data = json.dumps(body).encode() if body is not None else b""
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    raw += [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
+
+
+def add_cors(app, settings) -> None:
+    """Added even with no origins: its presence is what makes Gradio's permissive CORS stand aside."""
+    app.add_middleware(CORSMiddleware, allow_origins=split_list(settings.allowed_origins),
+                       allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"],
+                       expose_headers=["Retry-After"], allow_credentials=False, max_age=600)
+
+
+class RootPath:
+    """Serves under a path prefix whether or not the proxy strips it: sets ``root_path`` and makes
+    ``path`` carry the prefix, as the ASGI spec has it (Starlette strips it again to route)."""
+
+    def __init__(self, app, root_path: str):
+        self.app = app
+        self.root_path = root_path.rstrip("/")
+
+    async def __call__(self, scope, receive, send):
+        root = self.root_path
+        if root and scope["type"] in ("http", "websocket"):
+            scope = dict(scope, root_path=root)
+            path = scope["path"]
+            if not (path == root or path.startswith(root + "/")):
+                scope["path"] = root + path
+                scope["raw_path"] = root.encode() + (scope.get("raw_path") or path.encode())
+        await self.app(scope, receive, send)

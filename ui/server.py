@@ -1,0 +1,41 @@
+"""``episode-assistant serve``: index the bundled episodes if the store is empty, then run uvicorn."""
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from assistant.chain import EpisodeAssistant
+from assistant.commands import UserError
+from vectorstore.ingest import ingest
+from vectorstore.store import EpisodeStore, StoreError
+
+from .app import create_app
+
+
+def ensure_indexed(store: EpisodeStore, episodes_dir: str) -> None:
+    """A first `make chat` should answer questions without a separate ingest step."""
+    if store.count():
+        return
+    print(f"The store is empty: indexing {episodes_dir} …", file=sys.stderr)
+    for r in ingest([episodes_dir], store, progress=sys.stderr.isatty()):
+        if r.status == "failed":
+            print(f"error: {r.error}", file=sys.stderr)
+    if not store.count():
+        print("warning: nothing is indexed; every question will be answered 'not covered'", file=sys.stderr)
+
+
+def serve(settings, host: str = "127.0.0.1", port: int = 7860, root_path: str = "") -> int:
+    try:
+        store = EpisodeStore(settings)
+        ensure_indexed(store, settings.episodes_dir)
+    except StoreError as e:
+        raise UserError(str(e)) from None
+    app = create_app(settings, EpisodeAssistant(settings, store=store), root_path=root_path)
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    print(f"Episode assistant: http://{shown}:{port}{root_path.rstrip('/')}/  (API docs: …/docs)", file=sys.stderr)
+    # proxy_headers: behind a reverse proxy on this host, X-Forwarded-Proto makes the scheme https
+    # (which the cross-site cookie for iframes needs). The prefix is handled by the app (RootPath),
+    # not by uvicorn's root_path, so requests work whether or not the proxy strips it.
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+    return 0
