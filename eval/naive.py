@@ -3,7 +3,8 @@ file, Chroma similarity search, k=4. Its character chunks are mapped back to the
 whose source lines they overlap, so it is judged on the same ids as the real retrievers."""
 from __future__ import annotations
 
-import uuid
+import hashlib
+import os
 from bisect import bisect_right
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from vectorstore.chunks import episode_chunks
 from vectorstore.embeddings import get_embeddings
 from vectorstore.episode import load_episode
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EPISODE_ASSISTANT_CACHE", Path.home() / ".cache" / "episode-assistant"))
 
 
 class NaiveRetriever:
@@ -31,9 +36,15 @@ class NaiveRetriever:
         # items in file order, with their line ranges (the overview chunk spans everything: left out)
         self.items = sorted(((c.metadata["line_start"], c.metadata["line_end"], c.id)
                              for c in episode_chunks(load_episode(episode_file)) if c.section != "overview"))
-        client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
-        self.store = Chroma.from_documents(docs, get_embeddings(), client=client,
-                                           collection_name=f"naive-{uuid.uuid4().hex[:8]}")
+        # Embedding the raw file's ~180 chunks of 1,000 characters takes 10-30 s on 2 cores, so the
+        # index is kept in a cache folder keyed by the file's content and rebuilt only when it changes.
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+        client = chromadb.PersistentClient(str(cache_dir() / "naive"), settings=ChromaSettings(anonymized_telemetry=False))
+        name = f"naive-{digest}"
+        self.store = Chroma(client=client, collection_name=name, embedding_function=get_embeddings())
+        if self.store._collection.count() != len(docs):
+            client.delete_collection(name)
+            self.store = Chroma.from_documents(docs, get_embeddings(), client=client, collection_name=name)
         self.chunks = len(docs)
 
     def search(self, question: str) -> list[str]:

@@ -48,12 +48,15 @@ def test_portal_embeds_the_chat_with_a_token(indexed_settings, tmp_path):
             page.goto(f"{portal_url}/index.html?app=" + quote(f"{app_url}/?token=s3cret", safe=""))
             chat = page.frame_locator("#assistant")
             expect(chat.get_by_test_id("textbox")).to_be_visible(timeout=TIMEOUT)
+            expect(chat.get_by_text("sample efficiency?")).to_be_visible()  # the example questions
+            page.screenshot(path=str(artifacts_dir() / "portal-start.png"), full_page=True)
 
             reply = ask(chat, "What has changed in the past year with RL and language models?")
             expect(reply).to_contain_text("[1]")
             reply.locator("summary").click()
             expect(reply.locator(".ea-meta code").first).to_have_text(re.compile(rf"^{EPISODE_ID}/[a-z]+/\d+$"))
             expect(reply.locator(".ea-meta").first).to_contain_text("lines ")
+            page.screenshot(path=str(artifacts_dir() / "portal-chat.png"), full_page=True)
 
             # a follow-up is read against the conversation: answered, not refused
             follow = ask(chat, "What do they predict about software engineering agents?")
@@ -65,7 +68,7 @@ def test_portal_embeds_the_chat_with_a_token(indexed_settings, tmp_path):
             refused = ask(chat, "Can you give me a good chocolate cake recipe?")
             expect(refused.locator(".ea-notice")).to_contain_text("Not covered")
 
-            page.screenshot(path=str(artifacts_dir() / "portal-chat.png"), full_page=True)
+            page.screenshot(path=str(artifacts_dir() / "portal-chat-end.png"), full_page=True)
             # offline: the portal and the app are the only hosts the browser talked to
             assert hosts == {portal_url.split("/")[2], app_url.split("/")[2]}
 
@@ -89,7 +92,7 @@ def test_episode_html_shows_as_text(settings, tmp_path):
         answer.locator("summary").click()
         expect(answer.locator(".ea-answer")).to_contain_text(XSS)  # the tag, as text
         expect(answer.locator(".ea-quote")).to_contain_text(XSS)
-        refused = ask(page, "What do they say about climate policy?")  # quotes the episode title
+        refused = ask(page, "Who won the football world cup in 2018?")  # the refusal quotes the title
         expect(refused).to_contain_text(f"Kitchen gadgets {XSS}")
 
         page.wait_for_timeout(500)  # give a broken image's onerror time to fire
@@ -97,3 +100,23 @@ def test_episode_html_shows_as_text(settings, tmp_path):
         assert page.locator("img[src='x']").count() == 0
         assert page.evaluate("() => [...document.querySelectorAll('img')].filter(i => i.getAttribute('src') === 'x' || i.hasAttribute('onerror')).length") == 0
         assert dialogs == []
+
+
+def test_web_component_from_the_app_under_a_prefix(indexed_settings, tmp_path):
+    """``<gradio-app>`` loaded from the app's own /gradio.js (no CDN) on a listed origin."""
+    from ui.app import create_app
+
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    with static_files(portal) as portal_url:
+        settings = indexed_settings.model_copy(update={"answerer": "extractive", "allowed_origins": portal_url})
+        with running_app(create_app(settings, root_path="/assistant")) as app_url, chromium(tmp_path) as browser:
+            app = f"{app_url}/assistant"
+            (portal / "index.html").write_text(
+                f'<!doctype html><h1>Portal</h1><script type="module" src="{app}/gradio.js"></script>'
+                f'<gradio-app src="{app}/"></gradio-app>', encoding="utf-8")
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{portal_url}/index.html")
+            expect(page.get_by_test_id("textbox")).to_be_visible(timeout=TIMEOUT)
+            reply = ask(page, "sample efficiency?")
+            expect(reply.locator(".ea-ref").first).to_have_text("[1]")

@@ -135,5 +135,6 @@ def build_chat(service: AnswerService, default_answerer: str = "auto") -> gr.Blo
         gr.api(answer, api_name="answer", concurrency_limit=service.limit,
                api_description="The answer object as data (same as POST /api/ask).")
         # new episodes ingested while the server runs show up on the next page load
-        demo.load(lambda: gr.Dropdown(choices=episode_choices(service)), None, episode, api_visibility="private")
+        demo.load(lambda: gr.Dropdown(choices=episode_choices(service)), None, episode, api_visibility="private",
+                  show_progress="hidden")
     return demo

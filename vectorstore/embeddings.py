@@ -22,6 +22,7 @@ EMBEDDING_DIM = 384
 # One query is ~10 ms on one thread; two threads stall it to ~0.5 s when the other core is busy
 # (measured, see DESIGN.md and benchmarks/). Batches of documents do gain from every core.
 QUERY_THREADS = 1
+SMALL_BATCH = 32
 _torch_lock = threading.Lock()
 
 
@@ -47,7 +48,8 @@ class PackagedMiniLM(HuggingFaceEmbeddings):
             return super().embed_query(text)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        with _threads(os.cpu_count() or 1):
+        # a handful of sentences behaves like a query: extra threads only add synchronisation stalls
+        with _threads(QUERY_THREADS if len(texts) < SMALL_BATCH else (os.cpu_count() or 1)):
             return super().embed_documents(texts)
 
 
