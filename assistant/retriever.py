@@ -85,31 +85,63 @@ class SearchResult:
 
 
 class BM25Index:
-    """BM25 over every chunk's text plus its enrichment; built once per store revision."""
+    """BM25 over every chunk's text plus its enrichment; built once per store revision.
+
+    rank_bm25's ``BM25Okapi`` defines the model (k1, b, its idf with the epsilon floor); its own
+    ``get_scores`` loops over every document in Python for every query term (~0.35 s at 1,000
+    episodes), so scoring here goes through per-term postings arrays instead: the same numbers,
+    touching only the documents that contain a query term.
+    """
 
     def __init__(self, ids: list[str], texts: list[str], metadatas: list[dict]):
         self.ids, self.texts, self.metadatas = ids, texts, metadatas
         corpus = [tokenize(t + " " + md.get("enrichment", "")) for t, md in zip(texts, metadatas)]
-        self.bm25 = BM25Okapi(corpus) if corpus else None
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if not corpus:
+            return
+        model = BM25Okapi(corpus)
+        self.idf = model.idf
+        self.k1 = model.k1
+        self.norm = model.k1 * (1 - model.b + model.b * np.asarray(model.doc_len) / model.avgdl)
+        docs: dict[str, list[int]] = {}
+        freqs: dict[str, list[int]] = {}
+        for i, counts in enumerate(model.doc_freqs):
+            for term, tf in counts.items():
+                docs.setdefault(term, []).append(i)
+                freqs.setdefault(term, []).append(tf)
+        self.postings = {t: (np.asarray(docs[t]), np.asarray(freqs[t], dtype=float)) for t in docs}
 
     @classmethod
     def from_store(cls, store: EpisodeStore) -> "BM25Index":
         got = store.chunks()
         return cls(got["ids"], got["documents"], got["metadatas"])
 
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25Okapi score of every document (0 where no query term occurs)."""
+        total = np.zeros(len(self.ids))
+        for term in tokens:
+            if term in self.postings:
+                idx, tf = self.postings[term]
+                total[idx] += self.idf[term] * tf * (self.k1 + 1) / (tf + self.norm[idx])
+        return total
+
     def search(self, query: str, n: int, flt: SearchFilter) -> list[tuple[int, float]]:
         tokens = tokenize(query)
-        if self.bm25 is None or not tokens:
+        if not self.postings or not tokens:
             return []
-        scores = self.bm25.get_scores(tokens)
-        order = np.argsort(-scores, kind="stable")
-        out = []
-        for i in order:
-            if scores[i] <= 0 or len(out) >= n:
-                break
-            if flt.matches(self.metadatas[i]):
-                out.append((int(i), float(scores[i])))
-        return out
+        scores = self.scores(tokens)
+        candidates = np.flatnonzero(scores > 0)
+        # the best few candidates usually fill n even under a filter; sort everything only if not
+        for width in (n * 4, len(candidates)):
+            if width < len(candidates):
+                top = candidates[np.argpartition(-scores[candidates], width)[:width]]
+            else:
+                top = candidates
+            top = top[np.lexsort((top, -scores[top]))]
+            out = [(int(i), float(scores[i])) for i in top if flt.matches(self.metadatas[i])][:n]
+            if len(out) >= n or width >= len(candidates):
+                return out
+        return []
 
 
 class HybridRetriever(BaseRetriever):

@@ -100,3 +100,17 @@ def test_bm25_index_follows_store_revision(writable_store_settings):
     assert r.search("Anthropic").hits
     store.delete_episode(EPISODE_ID)
     assert r.search("Anthropic").hits == []
+
+
+def test_bm25_postings_score_exactly_like_rank_bm25(indexed_store):
+    from rank_bm25 import BM25Okapi
+
+    from assistant.text import tokenize
+
+    index = BM25Index.from_store(indexed_store)
+    reference = BM25Okapi([tokenize(t + " " + m.get("enrichment", "")) for t, m in zip(index.texts, index.metadatas)])
+    for q in ("What has changed in the past year with RL and language models?", "sample efficiency?", "Anthropic"):
+        tokens = tokenize(q)
+        assert index.scores(tokens) == pytest.approx(reference.get_scores(tokens), abs=1e-9)
+        ranked = index.search(q, 10, SearchFilter())
+        assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)

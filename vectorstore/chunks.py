@@ -95,13 +95,16 @@ def transcript_offset(quote: str, entity: Entity) -> int | None:
 
 def _quote_positions(episode: Episode) -> dict[int, int]:
     anchored = [e for e in episode.companies if e.position is not None and e.context]
+    # Pre-filter with 16-character shingles: an overlap of >= MIN_ANCHOR_OVERLAP (24) characters
+    # always contains a context shingle taken at a step of 4, so nothing that could match is skipped.
+    shingles = [{_norm(e.context)[k : k + 16] for k in range(0, max(1, len(_norm(e.context)) - 15), 4)}
+                for e in anchored]
     out: dict[int, int] = {}
     for q in episode.quotes:
         qn = _norm(q.text)
-        for e in anchored:
-            # cheap pre-filter: some 12-char stretch of the window must occur in the quote
-            cn = _norm(e.context)
-            if not any(cn[k : k + 12] in qn for k in range(0, max(1, len(cn) - 12), 6)):
+        windows = {qn[k : k + 16] for k in range(max(1, len(qn) - 15))}
+        for e, sh in zip(anchored, shingles):
+            if windows.isdisjoint(sh):
                 continue
             pos = transcript_offset(q.text, e)
             if pos is not None:
