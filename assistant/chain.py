@@ -25,6 +25,7 @@ from .answerers import Answerer, get_answerer
 from .retriever import Hit, HybridRetriever, SearchFilter, SearchResult
 
 _MARKER = re.compile(r"\[(\d+)\]")
+MAX_HISTORY_TURNS = 10
 
 
 class QuestionError(ValueError):
@@ -88,6 +89,15 @@ class EpisodeAssistant:
             raise QuestionError(f"the question is {len(question):,} characters long; the limit is {limit:,}", 413)
         return question
 
+    def check_history(self, history: Sequence[Mapping] | None) -> list[dict]:
+        """Only the last turns matter for a follow-up; a huge history is a bad request, not work."""
+        turns = [dict(t) for t in (history or []) if isinstance(t, Mapping)]
+        size = sum(len(str(t.get("user", ""))) + len(str(t.get("assistant", ""))) for t in turns)
+        limit = self.settings.max_question_chars * MAX_HISTORY_TURNS * 4
+        if size > limit:
+            raise QuestionError(f"the conversation history is {size:,} characters long; the limit is {limit:,}", 413)
+        return turns[-MAX_HISTORY_TURNS:]
+
     def standalone(self, question: str, history: Sequence[Mapping] | None, answerer: Answerer) -> str:
         rewrite = getattr(answerer, "rewrite", None)
         if history and rewrite is not None and followup.is_followup(question, history):
@@ -108,6 +118,7 @@ class EpisodeAssistant:
     # --- the pipeline ----------------------------------------------------------------------------
     def _prepare(self, question, history, episode, answerer, sections):
         question = self.check_question(question)
+        history = self.check_history(history)
         impl = self.answerer(answerer)
         standalone = self.standalone(question, history, impl)
         result, flt = self.retrieve(standalone, episode, sections)

@@ -93,6 +93,10 @@ def test_question_bounds(bot):
     assert info.value.status == 413
     with pytest.raises(QuestionError):
         bot.ask("   ")
+    huge = [{"user": "x" * 5000, "assistant": "y" * 5000}] * 20
+    with pytest.raises(QuestionError, match="history") as info:
+        bot.ask("by when?", huge)
+    assert info.value.status == 413
 
 
 def test_stream_ends_with_the_answer(bot):

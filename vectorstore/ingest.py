@@ -89,7 +89,9 @@ def _ingest_one(path: Path, store: EpisodeStore, indexed: dict, by_hash: dict, d
         chunks = episode_chunks(episode)
         counts = section_counts(chunks)
         # embed everything before touching the store: a failure here leaves the old version intact
-        vectors = store.embed(chunks)
+        with tqdm(total=len(chunks), unit="chunk", desc=f"  embed {path.name[-30:]}", leave=False,
+                  disable=bar.disable, position=1) as chunk_bar:
+            vectors = store.embed(chunks, on_batch=chunk_bar.update)
         manifest = manifest_for(file, episode.content_hash, counts, episode.date, episode.duration)
         store.write_episode(episode.id, chunks, vectors, manifest)
         done_ids[episode.id] = file

@@ -6,7 +6,9 @@ supported by the source it cites by construction.
     >>> from assistant.retriever import Hit
     >>> src = [Hit("e/quotes/1", "RL finally works. The weather was nice.", {"section": "quotes"}, dense_score=0.8)]
     >>> ExtractiveAnswerer().answer("Does RL work now?", src).text
-    '“RL finally works.” [1]'
+    '“RL finally works. The weather was nice.” [1]'
+
+Short chunks (under 300 characters) are quoted whole; longer ones by their best sentences.
 """
 from __future__ import annotations
 
