@@ -51,19 +51,17 @@ def test_portal_embeds_the_chat_with_a_token(indexed_settings, tmp_path):
             expect(chat.get_by_text("sample efficiency?")).to_be_visible()  # the example questions
             page.screenshot(path=str(artifacts_dir() / "portal-start.png"), full_page=True)
 
-            reply = ask(chat, "What has changed in the past year with RL and language models?")
+            reply = ask(chat, "What do they predict about software engineering agents?")
             expect(reply).to_contain_text("[1]")
             reply.locator("summary").click()
             expect(reply.locator(".ea-meta code").first).to_have_text(re.compile(rf"^{EPISODE_ID}/[a-z]+/\d+$"))
             expect(reply.locator(".ea-meta").first).to_contain_text("lines ")
             page.screenshot(path=str(artifacts_dir() / "portal-chat.png"), full_page=True)
 
-            # a follow-up is read against the conversation: answered, not refused
-            follow = ask(chat, "What do they predict about software engineering agents?")
-            expect(follow.locator(".ea-sources")).to_be_visible()
+            # asked alone, "by when?" is refused; after the question above it is read as a follow-up
             by_when = ask(chat, "by when?")
             expect(by_when.locator(".ea-sources")).to_be_visible()
-            by_when.locator("summary").click()
+            expect(by_when.locator(".ea-notice")).to_have_count(0)
 
             refused = ask(chat, "Can you give me a good chocolate cake recipe?")
             expect(refused.locator(".ea-notice")).to_contain_text("Not covered")
