@@ -22,8 +22,23 @@ import ftfy
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-# libyaml is ~10x faster; both loaders keep node marks, which give us line numbers.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """libyaml is ~10x faster; both loaders keep node marks, which give us line numbers.
+
+    An impossible date (``2025-02-30``) makes PyYAML raise a bare ValueError without a line;
+    here it becomes a ConstructorError that names the line."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as e:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid date/time {node.value!r} ({e})", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 # Straight quotes stay as written: the cited text must match the file.
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False)
 DEFAULT_MAX_BYTES = 5_000_000
@@ -33,6 +48,7 @@ class EpisodeError(ValueError):
     """A file that cannot be used as an episode. ``str(err)`` is the one-line message."""
 
     def __init__(self, file: str | Path, message: str, line: int | None = None):
+        message = " ".join(message.split())  # one line, whatever the parser's message looked like
         self.file, self.line, self.reason = str(file), line, message
         where = f"{self.file}:{line}" if line else self.file
         super().__init__(f"{where}: {message}")
@@ -44,7 +60,7 @@ def repair(text: str) -> str:
 
 
 class _Item(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     index: int = 0
     line_start: int = 0
     line_end: int = 0
@@ -103,7 +119,7 @@ class SummarySection(_Item):
 class _Front(BaseModel):
     """The front matter as the validator sees it (required keys have no default)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     title: str = Field(min_length=1)
     summary: str = Field(min_length=1)
     date: str | None = None
@@ -152,6 +168,8 @@ class Episode(BaseModel):
 
 
 _ID_FROM_NAME = re.compile(r"^\d+_([0-9a-f]{8,})$")
+# an id is the first part of every citation id ({episode_id}/{section}/{index}): no '/' or spaces
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def episode_id_for(path: Path) -> str:
@@ -220,7 +238,8 @@ def _node_lines(node: yaml.Node) -> tuple[int, int]:
 
 def _child(node: yaml.Node, key: str | int) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
+        # the last occurrence of a repeated key is the one the constructed dict holds
+        for k, v in reversed(node.value):
             if k.value == key:
                 return v
     elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
@@ -252,8 +271,14 @@ def parse_episode(path: Path, data: bytes) -> Episode:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 2 if mark else None
         raise EpisodeError(path, f"invalid YAML: {e.problem or e.context}", line) from None
+    except yaml.reader.ReaderError as e:
+        line = front[: e.position].count("\n") + 2 if isinstance(e.position, int) else None
+        what = f"character #x{e.character:04x}" if isinstance(e.character, int) else "character"
+        raise EpisodeError(path, f"invalid YAML: unacceptable {what}: {e.reason}", line) from None
     except yaml.YAMLError as e:
         raise EpisodeError(path, f"invalid YAML: {e}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:  # a constructor's own error
+        raise EpisodeError(path, f"invalid YAML value: {e}") from None
     if not isinstance(raw, dict):
         raise EpisodeError(path, "front matter must be a YAML mapping of keys to values", 2)
     try:
@@ -266,6 +291,13 @@ def parse_episode(path: Path, data: bytes) -> Episode:
         extra = f" (and {e.error_count() - 1} more problems)" if e.error_count() > 1 else ""
         raise EpisodeError(path, f"{field}: {what}{extra}", _line_of(root, loc)) from None
 
+    episode_id = raw.get("id")
+    if episode_id is None or episode_id == "":
+        episode_id = episode_id_for(path)
+    elif isinstance(episode_id, bool) or not isinstance(episode_id, (str, int)) or not _SAFE_ID.match(str(episode_id)):
+        raise EpisodeError(path, f"id: {str(episode_id)[:60]!r} is not usable as an episode id "
+                                 "(letters, digits, '_', '.', '-'; at most 128)", _line_of(root, ("id",)))
+
     for section in ("quotes", "companies", "insights", "topics"):
         seq = _child(root, section)
         for i, item in enumerate(getattr(fm, section)):
@@ -276,7 +308,7 @@ def parse_episode(path: Path, data: bytes) -> Episode:
     summary_node = _child(root, "summary")
     title_node = _child(root, "title")
     return Episode(
-        id=str(raw.get("id") or episode_id_for(path)),
+        id=str(episode_id),
         file=str(path),
         content_hash=file_hash(data),
         title=fm.title.strip(),
@@ -297,6 +329,18 @@ def parse_episode(path: Path, data: bytes) -> Episode:
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
 
 
+def _find_heading(heading: str, file_lines: list[str], first: int, last: int) -> int:
+    """The file line of a summary heading. A folded YAML scalar can join a heading with the
+    line after it (or wrap a long one), so shorter prefixes are tried on heading lines ('#')
+    before the first 40 characters anywhere; ``first`` when nothing matches."""
+    for probe, need_hash in ((heading[:40], False), (heading[:24], True), (heading[:12], True)):
+        for n in range(first, last + 1):
+            line = file_lines[n - 1]
+            if probe in line and (not need_hash or "#" in line[: line.find(probe)]):
+                return n
+    return first
+
+
 def split_summary(summary: str, file_lines: list[str], span: tuple[int, int]) -> list[SummarySection]:
     """Split the markdown summary at its headings; each section learns its file line range by
     finding its heading among the (repaired) lines of the summary scalar."""
@@ -309,8 +353,7 @@ def split_summary(summary: str, file_lines: list[str], span: tuple[int, int]) ->
     first, last = span
     starts, cursor = [], first
     for heading, _ in sections:
-        probe = heading[:40]
-        found = next((n for n in range(cursor, last + 1) if probe in file_lines[n - 1]), cursor)
+        found = _find_heading(heading, file_lines, cursor, last)
         starts.append(found)
         cursor = found + 1 if found < last else found
     out = []
