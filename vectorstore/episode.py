@@ -59,6 +59,13 @@ def repair(text: str) -> str:
     return ftfy.fix_text(text, _FTFY)
 
 
+def _text(v: Any) -> Any:
+    """Repaired text; a ``!!binary`` value would be cited as text that is not in the file."""
+    if isinstance(v, (bytes, bytearray)):
+        raise ValueError("binary data (!!binary) where text is expected")
+    return repair(v) if isinstance(v, str) else v
+
+
 class _Item(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     index: int = 0
@@ -68,7 +75,7 @@ class _Item(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _repair_strings(cls, v: Any) -> Any:
-        return repair(v) if isinstance(v, str) else v
+        return _text(v)
 
 
 class Quote(_Item):
@@ -139,7 +146,7 @@ class _Front(BaseModel):
     @field_validator("title", "summary", "original_url", mode="before")
     @classmethod
     def _repair(cls, v: Any) -> Any:
-        return repair(v) if isinstance(v, str) else v
+        return _text(v)
 
     @field_validator("quotes", "companies", "insights", "topics", "tags", mode="before")
     @classmethod

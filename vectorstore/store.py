@@ -121,6 +121,9 @@ class EpisodeStore:
         if overview != [len(chunks) - 1]:
             raise ValueError("an episode's chunks must end with exactly one overview chunk")
         self._delete_chunks(episode_id)
+        # readers (BM25 in other processes) must drop the old chunks even if this process dies
+        # before the new ones are written: otherwise they keep citing text no longer in the store
+        self._bump_revision()
         for start in range(0, len(chunks), _WRITE_BATCH):
             part = slice(start, start + _WRITE_BATCH)
             batch = chunks[part]
