@@ -311,8 +311,11 @@ def parse_episode(path: Path, data: bytes) -> Episode:
             item.index = i
             item.line_start, item.line_end = _node_lines(seq.value[i])
 
-    lines = [repair(line) for line in text.splitlines()]
     summary_node = _child(root, "summary")
+    # only the summary's lines are searched (for its headings): repair just those, ftfy is slow
+    lines = text.splitlines()
+    first, last = _node_lines(summary_node)
+    lines[first - 1 : last] = [repair(line) for line in lines[first - 1 : last]]
     title_node = _child(root, "title")
     return Episode(
         id=str(episode_id),
