@@ -9,7 +9,7 @@ either checked, cited text or the extractive answer with a note saying why.
     >>> from assistant.retriever import Hit
     >>> src = [Hit("e/quotes/19", "Software engineering is very verifiable.", {"section": "quotes"}, dense_score=0.8)]
     >>> fake = FakeListChatModel(responses=["Software engineering is very verifiable [1]."])
-    >>> LLMAnswerer(settings=None, chat_model=fake).answer("Why coding?", src).text  # doctest: +SKIP
+    >>> LLMAnswerer(settings=None, chat_model=fake).answer("Why coding?", src).text
     'Software engineering is very verifiable [1].'
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..retriever import Hit
 from ..text import split_sentences, tokenize
 from .base import Answerer, Draft
 from .extractive import ExtractiveAnswerer
-from .guard import guard_answer
+from .guard import check, guard_answer
 
 __all__ = ["LLMAnswerer", "llm_available", "build_messages"]
 
@@ -32,7 +32,7 @@ __all__ = ["LLMAnswerer", "llm_available", "build_messages"]
 # so the prompt carries at most this many sources, each cut to its most relevant sentences.
 MAX_SOURCES = 5
 MAX_SOURCE_CHARS = 450
-MAX_ANSWER_TOKENS = 220  # 2-4 sentences; also bounds a runaway generation
+MAX_ANSWER_TOKENS = 160  # 2-4 short sentences; also bounds a model that repeats itself
 REWRITE_TIMEOUT = 15.0  # a rewrite that is slower than this is not worth waiting for
 
 # Kept constant so that the server can reuse its cached prefix across questions.
@@ -89,21 +89,37 @@ def build_messages(question: str, sources: Sequence[Hit]) -> list[tuple[str, str
     return [("system", SYSTEM_PROMPT), ("human", user)]
 
 
-def _describe(error: Exception, where: str, timeout: float) -> str:
-    """A one-line reason for Draft.notes; no traceback reaches the user."""
+def _describe(error: Exception, who: str, timeout: float) -> str:
+    """A one-line reason for Draft.notes (``who``: "the language model server at URL", ...)."""
     from ..local_llm import LocalModelError
 
     name = type(error).__name__
     if isinstance(error, LocalModelError):
-        return f"the local model could not be started: {error}"
+        return f"the local model could not be started: {str(error).rstrip('.')}"
+    if isinstance(error, TimeoutError):  # our own deadline: tokens kept coming, too slowly
+        return f"{who} did not finish within {timeout:g} s"
     if "Timeout" in name:
-        return f"the language model at {where} did not answer within {timeout:g} s"
+        return f"{who} did not answer within {timeout:g} s"
     if "Connection" in name:
-        return f"the language model server at {where} could not be reached"
+        return f"{who} could not be reached"
     status = getattr(error, "status_code", None)
+    if status in (401, 403):
+        return f"{who} refused the API key (HTTP {status}; see llm_api_key)"
     if status is not None:
-        return f"the language model server at {where} returned HTTP {status}"
-    return f"the language model at {where} failed ({name}: {str(error)[:200]})"
+        return f"{who} returned HTTP {status}"
+    return f"{who} failed ({name}: {str(error)[:200]})"
+
+
+def _after_failure(question: str, sources: list[Hit], shown: int, produced: str, reason: str) -> Draft:
+    """The finished sentences the model produced before it failed, if any of them holds, else the
+    extractive answer; either way with a note saying what happened."""
+    if produced.strip():
+        checked = check(_complete_sentences(produced), [h.text for h in sources[:shown]])
+        if checked.kept:
+            return Draft(checked.text, [f"The answer was cut short: {reason}; showing its checked part."])
+    draft = ExtractiveAnswerer().answer(question, sources)
+    draft.notes.append(f"LLM unavailable: {reason}; showing the extractive answer.")
+    return draft
 
 
 class LLMAnswerer(Answerer):
@@ -133,10 +149,12 @@ class LLMAnswerer(Answerer):
             raise
         return server.base_url, server.model_name, "local"
 
-    def _where(self) -> str:
+    def _who(self) -> str:
         if self._injected is not None:
-            return "the injected chat model"
-        return self.settings.llm_base_url or "the bundled local model"
+            return "the chat model"
+        if self.settings.llm_base_url:
+            return f"the language model server at {self.settings.llm_base_url}"
+        return "the bundled local model"
 
     def chat(self, max_tokens: int = MAX_ANSWER_TOKENS, timeout: float | None = None):
         if self._injected is not None:
@@ -161,24 +179,21 @@ class LLMAnswerer(Answerer):
         sources = list(sources)
         shown = sources[:MAX_SOURCES]
         pieces: list[str] = []
-        deadline = time.monotonic() + self.timeout
         try:
-            for chunk in self.chat().stream(build_messages(question, shown)):
+            chat = self.chat()  # may start the local server first: that time is not the model's
+            deadline = time.monotonic() + self.timeout
+            for chunk in chat.stream(build_messages(question, shown)):
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 if text:
                     pieces.append(text)
                     yield text
                 if time.monotonic() > deadline:  # a server trickling tokens forever
                     raise TimeoutError(f"generation exceeded {self.timeout:g} s")
-        except Exception as e:  # noqa: BLE001 - every failure becomes a note and the extractive answer
-            reason = _describe(e, self._where(), self.timeout)
-            if isinstance(e, TimeoutError):
-                reason = f"the language model at {self._where()} did not finish within {self.timeout:g} s"
-            draft = ExtractiveAnswerer().answer(question, sources)
-            draft.notes.append(f"LLM unavailable: {reason}; showing the extractive answer.")
-            yield draft
+        except Exception as e:  # noqa: BLE001 - every failure becomes a note, never a traceback
+            yield _after_failure(question, sources, len(shown), "".join(pieces),
+                                 _describe(e, self._who(), self.timeout))
             return
-        yield guard_answer(question, "".join(pieces), shown)
+        yield guard_answer(question, "".join(pieces), sources, shown=len(shown))
 
     def answer(self, question: str, sources: Sequence[Hit]) -> Draft:
         final = Draft("")
@@ -202,15 +217,26 @@ class LLMAnswerer(Answerer):
         return _clean_rewrite(reply if isinstance(reply, str) else "", question)
 
 
+def _complete_sentences(text: str) -> str:
+    """``text`` up to its last finished sentence (and that sentence's markers): a cut-off generation
+    must not leave half a claim to be checked."""
+    ends = list(re.finditer(r"[.!?](?:\s*,?\s*\[[^\]\n]{1,30}\])*", text))
+    return text[: ends[-1].end()] if ends else ""
+
+
 def _clean_rewrite(reply: str, question: str) -> str | None:
-    """The model's rewrite if it looks like one question; None for chatter, answers or empty replies."""
+    """The model's rewrite if it looks like one question that adds to the original; None for chatter,
+    answers, empty replies or the question unchanged (the rule then adds the subject itself)."""
     line = next((ln for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^\s*(standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
     line = line.strip().strip('"“”\'').strip()
-    if not line.endswith("?") or not 3 <= len(line) <= 300 or not tokenize(line):
+    if not line.endswith("?") or not 3 <= len(line) <= 300:
         return None
-    if not set(tokenize(question)) <= set(tokenize(line)) and len(tokenize(question)) > 2:
-        return None  # it dropped the user's own words: more likely an answer than a rewrite
+    own, new = set(tokenize(question)), set(tokenize(line))
+    if not new or new <= own:
+        return None  # nothing added
+    if len(own) > 2 and len(own & new) < len(own) / 2:
+        return None  # it dropped most of the user's own words: more likely a different question
     return line
 
 
