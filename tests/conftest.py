@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,22 @@ def writable_store_settings(indexed_settings, tmp_path):
     db = tmp_path / "db"
     shutil.copytree(indexed_settings.db, db)
     return load_settings(db=str(db))
+
+
+@pytest.fixture
+def timed(request):
+    """Prints step times of slow tests (``note("what")``) even under output capture."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    start = time.monotonic()
+
+    def note(what: str) -> None:
+        line = f"[timing] {request.node.name}: {what}: {time.monotonic() - start:.1f} s"
+        if reporter is None or capture is None:
+            print(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    yield note
+    note("total")

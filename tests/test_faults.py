@@ -47,24 +47,7 @@ BIN = Path(sys.executable).parent
 CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "assistant.cli"]
 
 
-@pytest.fixture(autouse=True)
-def timed(request):
-    """``timed("step")`` reports the time since the test started; the total is reported at the end
-    (through the terminal reporter, so it shows without -s)."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    start = time.monotonic()
-
-    def note(what: str) -> None:
-        line = f"[timing] {request.node.name}: {what}: {time.monotonic() - start:.1f} s"
-        capture = request.config.pluginmanager.getplugin("capturemanager")
-        if reporter is None or capture is None:
-            print(line)
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-
-    yield note
-    note("total")
+pytestmark = pytest.mark.usefixtures("timed")
 
 
 def subprocess_env() -> dict:

@@ -93,3 +93,13 @@ def test_console_script_lists(indexed_settings):
     proc = subprocess.run([*cmd, "--db", indexed_settings.db, "list"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert EPISODE_ID in proc.stdout
+
+
+def test_store_reads_in_pages(indexed_store):
+    """Chroma rejects one unbounded get over tens of thousands of chunks: reads are paged."""
+    whole = indexed_store.chunks()
+    paged = indexed_store.chunks(page=50)
+    assert paged["ids"] == whole["ids"] and len(paged["ids"]) == 344
+    assert paged["metadatas"] == whole["metadatas"] and paged["documents"] == whole["documents"]
+    assert indexed_store.chunks({"section": "summary"}, include=("metadatas",), page=3)["ids"] == \
+        [i for i, m in zip(whole["ids"], whole["metadatas"]) if m["section"] == "summary"]

@@ -13,7 +13,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ import requests
 import yaml
 
 from conftest import ROOT
+from ui_helpers import free_port
 
 BIN = Path(sys.executable).parent
 CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "assistant.cli"]
@@ -43,28 +43,8 @@ EXTRA = ["What is mechanistic interpretability?", "What do they say about Anthro
          "How do models do on Pokemon?", "What about boilerplate website code?", "What about misalignment?"]
 
 
-@pytest.fixture(autouse=True)
-def timed(request):
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    start = time.monotonic()
+pytestmark = pytest.mark.usefixtures("timed")
 
-    def note(what: str) -> None:
-        line = f"[timing] {request.node.name}: {what}: {time.monotonic() - start:.1f} s"
-        if reporter is None or capture is None:
-            print(line)
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-
-    yield note
-    note("total")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

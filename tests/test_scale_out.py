@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 import requests
 
 from conftest import ROOT
+from ui_helpers import free_port
 
 BIN = Path(sys.executable).parent
 CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "assistant.cli"]
@@ -101,28 +101,8 @@ Q_BREAD = "How do I keep a sourdough starter alive?"
 Q_BEES = "How do beekeepers stop a honeybee colony from swarming?"
 
 
-@pytest.fixture(autouse=True)
-def timed(request):
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    start = time.monotonic()
+pytestmark = pytest.mark.usefixtures("timed")
 
-    def note(what: str) -> None:
-        line = f"[timing] {request.node.name}: {what}: {time.monotonic() - start:.1f} s"
-        if reporter is None or capture is None:
-            print(line)
-            return
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-
-    yield note
-    note("total")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def base_env(**extra: str) -> dict:

@@ -25,6 +25,7 @@ from .chunks import SECTIONS, Chunk
 from .config import Settings
 
 _WRITE_BATCH = 256
+READ_PAGE = 5000
 
 
 class StoreError(RuntimeError):
@@ -89,16 +90,27 @@ class EpisodeStore:
     # --- reading ---------------------------------------------------------------------------
     def episodes(self) -> list[dict]:
         """Overview metadata of every completely indexed episode, sorted by id."""
-        got = self.collection.get(where={"section": "overview"}, include=["metadatas"])
+        got = self.chunks({"section": "overview"}, include=("metadatas",))
         return sorted(got["metadatas"], key=lambda m: m["episode_id"])
 
     def episode(self, episode_id: str) -> dict | None:
         got = self.collection.get(ids=[f"{episode_id}/overview/0"], include=["metadatas"])
         return got["metadatas"][0] if got["ids"] else None
 
-    def chunks(self, where: dict | None = None) -> dict:
-        """ids, documents and metadatas of all chunks (matching ``where``)."""
-        return self.collection.get(where=where, include=["documents", "metadatas"])
+    def chunks(self, where: dict | None = None, include: tuple[str, ...] = ("documents", "metadatas"),
+               page: int = READ_PAGE) -> dict:
+        """ids (and ``include``) of all chunks matching ``where``, read in pages: one unbounded
+        ``get`` over tens of thousands of chunks fails in Chroma ("too many SQL variables")."""
+        out: dict = {"ids": [], **{k: [] for k in include}}
+        offset = 0
+        while True:
+            got = self.collection.get(where=where, include=list(include), limit=page, offset=offset)
+            out["ids"].extend(got["ids"])
+            for k in include:
+                out[k].extend(got[k])
+            if len(got["ids"]) < page:
+                return out
+            offset += page
 
     def get(self, ids: list[str]) -> dict:
         return self.collection.get(ids=ids, include=["documents", "metadatas"])
@@ -157,7 +169,7 @@ class EpisodeStore:
     def stray_episode_ids(self) -> set[str]:
         """Episodes with chunks but no overview: left by an interrupted write."""
         indexed = {m["episode_id"] for m in self.episodes()}
-        seen = {m["episode_id"] for m in self.collection.get(include=["metadatas"])["metadatas"]}
+        seen = {m["episode_id"] for m in self.chunks(include=("metadatas",))["metadatas"]}
         return seen - indexed
 
 
