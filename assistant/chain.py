@@ -73,6 +73,12 @@ class EpisodeAssistant:
         self.retriever = retriever or HybridRetriever.from_settings(self.store, settings)
         self._answerers: dict[str, Answerer] = {}
 
+    def warm_up(self) -> None:
+        """Load the embedding model and build the BM25 index now, so the first question is as
+        fast as the rest (serve calls this before it accepts requests)."""
+        if self.store.count():
+            self.retriever.search("warm up")
+
     # --- steps ---------------------------------------------------------------------------------
     def answerer(self, name: str | None = None) -> Answerer:
         name = name or self.settings.answerer

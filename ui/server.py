@@ -31,7 +31,9 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860, root_path: str = 
         ensure_indexed(store, settings.episodes_dir)
     except StoreError as e:
         raise UserError(str(e)) from None
-    app = create_app(settings, EpisodeAssistant(settings, store=store), root_path=root_path)
+    assistant = EpisodeAssistant(settings, store=store)
+    assistant.warm_up()
+    app = create_app(settings, assistant, root_path=root_path)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"Episode assistant: http://{shown}:{port}{root_path.rstrip('/')}/  (API docs: …/docs)", file=sys.stderr)
     # proxy_headers: behind a reverse proxy on this host, X-Forwarded-Proto makes the scheme https
