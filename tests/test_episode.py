@@ -108,3 +108,17 @@ def test_oversized_file_is_rejected(tmp_path):
     path.write_bytes(b"---\ntitle: x\nsummary: y\n---\n" + b"x" * 2000)
     with pytest.raises(EpisodeError, match="too large"):
         load_episode(path, max_bytes=1000)
+
+
+def test_heading_marks_folded_from_the_line_before(tmp_path):
+    """Found by fuzzing: a lone '#' line folds into the next line's text as a heading; the
+    section must start at the '#' line or its text is not verbatim at its lines."""
+    from vectorstore.verify import is_verbatim
+
+    text = ("---\ntitle: T\nsummary: '## Podcast Summary: T\n\n\n  ### 1. Focus Area\n\n  Body one.\n\n#\n"
+            "  labs spend vastly more compute on base model pre-training than on RL\n  fine-tuning.\n\n  '\n---\n")
+    path = tmp_path / "e.txt"
+    path.write_text(text)
+    sections = load_episode(path).summary
+    assert [s.line_start for s in sections] == [3, 6, 10]
+    assert all(is_verbatim(text.splitlines(), s.text, s.line_start, s.line_end) for s in sections)

@@ -339,6 +339,9 @@ def parse_episode(path: Path, data: bytes) -> Episode:
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
 
 
+_HASHES_ONLY = re.compile(r"^\s*(?:summary:\s*')?#{1,6}\s*$")
+
+
 def _find_heading(heading: str, file_lines: list[str], first: int, last: int) -> int:
     """The file line of a summary heading. A folded YAML scalar can join a heading with the
     line after it (or wrap a long one), so shorter prefixes are tried on heading lines ('#')
@@ -347,6 +350,10 @@ def _find_heading(heading: str, file_lines: list[str], first: int, last: int) ->
         for n in range(first, last + 1):
             line = file_lines[n - 1]
             if probe in line and (not need_hash or "#" in line[: line.find(probe)]):
+                # the '#' marks may stand alone on the line before, folded into this heading
+                while n > first and _HASHES_ONLY.match(file_lines[n - 2]) and "#" not in line[: line.find(probe)]:
+                    n -= 1
+                    line = file_lines[n - 1]
                 return n
     return first
 
