@@ -69,14 +69,6 @@ class EpisodeStore:
 
         return get_embeddings(self.settings.embed_batch_size)
 
-    @cached_property
-    def langchain(self):
-        """The same collection as a ``langchain_chroma.Chroma`` vector store (dense retrieval)."""
-        from langchain_chroma import Chroma
-
-        return Chroma(client=self.client, collection_name=self.settings.collection,
-                      embedding_function=self.embeddings, create_collection_if_not_exists=False)
-
     def embed(self, chunks: list[Chunk], on_batch: Callable[[int], None] | None = None) -> list[list[float]]:
         """Vectors of ``chunks``' embed texts, in order. Batches are formed over the chunks sorted
         by length (as sentence-transformers does within one call) so each batch pads little:
@@ -168,7 +160,6 @@ class EpisodeStore:
             except Exception:  # absent already
                 pass
         self.__init__(self.settings, self.client)
-        self.__dict__.pop("langchain", None)
         self._bump_revision()
 
     def stray_episode_ids(self) -> set[str]:
