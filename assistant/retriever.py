@@ -188,7 +188,8 @@ class HybridRetriever(BaseRetriever):
     # --- search ------------------------------------------------------------------------------
     def _dense(self, query: str, n: int, flt: SearchFilter) -> list[tuple[str, str, dict, float]]:
         vector = self.store.embeddings.embed_query(query)
-        n = min(n, max(1, self.store.count()))
+        # no count() first: Chroma returns fewer results when it has fewer, and in server mode
+        # that check was one more round trip on every query
         got = self.store.collection.query(query_embeddings=[vector], n_results=n, where=flt.where(),
                                           include=["documents", "metadatas", "distances"])
         return [(i, d, m, 1.0 - dist) for i, d, m, dist in
