@@ -7,10 +7,14 @@ Two things make judging fair across retrievers:
   collapses duplicates and one that lists both are judged alike.
 Runs go through the same ``judged_id`` mapping, keeping the first rank of each judged document.
 
+Each question may carry a ``split`` ("tune": may be looked at while tuning; "test": held out) and, if
+unanswerable, a ``refusal`` reason ("off_topic" or "not_stated"); ``QuestionSet.subset`` picks a half.
+
     >>> canon = Canonicaliser("e", {26: 25})
     >>> canon.judged_id("e/quotes/26"), canon.judged_id("e/summary/3")
     ('e/quotes/25', 'e/summary')
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,6 +23,8 @@ from pathlib import Path
 import yaml
 
 KINDS = ("factual", "opinion", "prediction", "entity", "summary", "multi_hop", "unanswerable", "followup")
+SPLITS = ("tune", "test")
+REFUSALS = ("off_topic", "not_stated")
 BUNDLED = Path(__file__).with_name("questions.yaml")
 
 
@@ -37,6 +43,8 @@ class Question:
     summary: bool = False
     answer_points: list[str] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
+    split: str | None = None  # "tune" | "test" | None (file without split marks)
+    refusal: str | None = None  # unanswerable only: "off_topic" | "not_stated" | None
 
     @property
     def answerable(self) -> bool:
@@ -48,6 +56,22 @@ class QuestionSet:
     source: str
     questions: list[Question]
     path: Path
+
+    def subset(self, split: str) -> QuestionSet:
+        """The questions of one half: "tune", "test", or "all" (everything).
+
+        A set without any split marks has no halves, so every split name returns all of it.
+
+            >>> qs = QuestionSet("x.txt", [Question("a", "?", "factual", split="tune"),
+            ...                            Question("b", "?", "factual", split="test")], None)
+            >>> [q.id for q in qs.subset("test").questions], len(qs.subset("all").questions)
+            (['b'], 2)
+        """
+        if split != "all" and split not in SPLITS:
+            raise ValueError(f"split {split!r} is not one of all, {', '.join(SPLITS)}")
+        if split == "all" or not any(q.split for q in self.questions):
+            return QuestionSet(self.source, list(self.questions), self.path)
+        return QuestionSet(self.source, [q for q in self.questions if q.split == split], self.path)
 
 
 def load_questions(path: str | Path | None = None) -> QuestionSet:
@@ -69,14 +93,27 @@ def load_questions(path: str | Path | None = None) -> QuestionSet:
         kind = raw.get("kind", "factual")
         if kind not in KINDS:
             raise QuestionFileError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        split, refusal = raw.get("split"), raw.get("refusal")
+        if split is not None and split not in SPLITS:
+            raise QuestionFileError(f"{where} ({raw['id']}): split {split!r} is not one of {', '.join(SPLITS)}")
+        if refusal is not None and refusal not in REFUSALS:
+            raise QuestionFileError(f"{where} ({raw['id']}): refusal {refusal!r} is not one of {', '.join(REFUSALS)}")
+        if refusal is not None and kind != "unanswerable":
+            raise QuestionFileError(f"{where} ({raw['id']}): refusal is only for unanswerable questions")
         rel = raw.get("relevant") or {}
-        q = Question(id=str(raw["id"]), question=str(raw["question"]), kind=kind,
-                     quotes=[int(i) for i in rel.get("quotes") or []],
-                     companies=[int(i) for i in rel.get("companies") or []],
-                     insights=[int(i) for i in rel.get("insights") or []],
-                     summary=bool(rel.get("summary", False)),
-                     answer_points=[str(p) for p in raw.get("answer_points") or []],
-                     history=list(raw.get("history") or []))
+        q = Question(
+            id=str(raw["id"]),
+            question=str(raw["question"]),
+            kind=kind,
+            quotes=[int(i) for i in rel.get("quotes") or []],
+            companies=[int(i) for i in rel.get("companies") or []],
+            insights=[int(i) for i in rel.get("insights") or []],
+            summary=bool(rel.get("summary", False)),
+            answer_points=[str(p) for p in raw.get("answer_points") or []],
+            history=list(raw.get("history") or []),
+            split=split,
+            refusal=refusal,
+        )
         if q.answerable and not (q.quotes or q.companies or q.insights or q.summary):
             raise QuestionFileError(f"{where} ({q.id}): an answerable question needs at least one relevant item")
         questions.append(q)
