@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export GRADIO_ANALYTICS_ENABLED=False
 
-.PHONY: chat test bench eval install clean
+.PHONY: chat test lint format bench eval install clean
 
 # torch goes in first, pinned: any other torch spec pulls a multi-GB CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -24,8 +24,17 @@ chat: install
 	$(BIN)/episode-assistant ingest
 	$(BIN)/episode-assistant serve --host $(HOST) --port $(PORT)
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+# style is checked, not negotiated: `make format` fixes what `make lint` reports
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 eval: install
 	$(BIN)/episode-assistant eval --retriever all --report out/eval

@@ -6,34 +6,34 @@
     >>> a.refused, a.citations[0].id                                              # doctest: +SKIP
     (False, 'e8dde77376fc3016/quotes/5')
 
-``as_runnable()`` exposes the same pipeline as a LangChain ``Runnable`` taking
-``{"question", "history", "episode", "answerer"}``; ``stream()`` yields text events and ends
+A request is a ``Query`` (``ask("question")`` is short for ``ask(Query("question"))``; keyword
+options become its fields). ``as_runnable()`` exposes the same pipeline as a LangChain
+``Runnable`` taking a ``Query`` or a dict of its fields; ``stream()`` yields text events and ends
 with the final answer object.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from vectorstore.chunks import SECTION_BY_NAME
+from vectorstore.filters import SearchFilter
 from vectorstore.store import EpisodeStore
 
 from . import followup, refusal
 from .answer import Answer, Citation
 from .answerers import Answerer, get_answerer
-from .retriever import Hit, HybridRetriever, SearchFilter, SearchResult
+from .errors import QuestionError
+from .query import Query
+from .retriever import Hit, HybridRetriever, SearchResult
 
 _MARKER = re.compile(r"\[(\d+)\]")
 MAX_HISTORY_TURNS = 10
-
-
-class QuestionError(ValueError):
-    """The question itself is unusable (empty, too long); ``status`` is the HTTP status to use."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def cite(text: str, sources: Sequence[Hit]) -> tuple[str, list[Citation]]:
@@ -56,12 +56,42 @@ def cite(text: str, sources: Sequence[Hit]) -> tuple[str, list[Citation]]:
 
 def citation(hit: Hit, marker: int) -> Citation:
     md = hit.metadata
+    section = SECTION_BY_NAME.get(md.get("section", ""))
+    line_start, line_end = int(md.get("line_start", 0)), int(md.get("line_end", 0))
     return Citation(
-        marker=marker, id=hit.id, episode_id=md.get("episode_id", ""), section=md.get("section", ""),
-        index=int(md.get("index", 0)), text=hit.text, line_start=int(md.get("line_start", 0)),
-        line_end=int(md.get("line_end", 0)), transcript_position=md.get("transcript_position"),
-        score=round(hit.score, 6), file=md.get("file"), relevance_score=md.get("relevance_score"),
-        topic=md.get("topic"), name=md.get("name"), alternates=list(hit.alternates))
+        marker=marker,
+        id=hit.id,
+        episode_id=md.get("episode_id", ""),
+        section=md.get("section", ""),
+        index=int(md.get("index", 0)),
+        text=hit.text,
+        line_start=line_start,
+        line_end=line_end,
+        transcript_position=md.get("transcript_position"),
+        score=round(hit.score, 6),
+        file=md.get("file"),
+        relevance_score=md.get("relevance_score"),
+        topic=md.get("topic"),
+        name=md.get("name"),
+        alternates=list(hit.alternates),
+        title=md.get("title"),
+        kind=section.kind if section else None,
+        location=section.location(int(md.get("index", 0)), line_start, line_end) if section else None,
+    )
+
+
+@dataclass
+class Prepared:
+    """A query after the steps that come before any answer text: checked, rewritten, retrieved,
+    and the refusal decided."""
+
+    query: Query
+    question: str
+    answerer: Answerer
+    standalone: str
+    result: SearchResult
+    filter: SearchFilter
+    decision: refusal.RefusalDecision
 
 
 class EpisodeAssistant:
@@ -105,65 +135,76 @@ class EpisodeAssistant:
         return turns[-MAX_HISTORY_TURNS:]
 
     def standalone(self, question: str, history: Sequence[Mapping] | None, answerer: Answerer) -> str:
-        rewrite = getattr(answerer, "rewrite", None)
-        if history and rewrite is not None and followup.is_followup(question, history):
-            return rewrite(question, history) or followup.rewrite(question, history)
+        if history and followup.is_followup(question, history):
+            return answerer.rewrite(question, history) or followup.rewrite(question, history)
         return followup.rewrite(question, history)
 
-    def retrieve(self, standalone: str, episode: str | None = None,
-                 sections: Sequence[str] | None = None) -> tuple[SearchResult, SearchFilter]:
-        flt = SearchFilter(episode=episode or None, sections=tuple(sections) if sections else None)
+    def retrieve(self, standalone: str, query: Query) -> tuple[SearchResult, SearchFilter]:
+        flt = SearchFilter(episode=query.episode, sections=query.sections)
         return self.retriever.search(standalone, flt=flt), flt
 
-    def refusal_answer(self, question: str, standalone: str, flt: SearchFilter, name: str) -> Answer:
-        topics = refusal.closest_topics(self.retriever, standalone, flt)
-        titles = sorted({m.get("title", "") for m in self.store.episodes()
-                         if not flt.episode or m["episode_id"] == flt.episode})
-        return Answer(question, standalone, refusal.refusal_message(topics, titles), True, [], name)
+    def refusal_answer(self, prepared: Prepared) -> Answer:
+        flt = prepared.filter
+        topics = refusal.closest_topics(self.retriever, prepared.standalone, flt)
+        titles = sorted(
+            {m.get("title", "") for m in self.store.episodes() if not flt.episode or m["episode_id"] == flt.episode}
+        )
+        return Answer(
+            prepared.question,
+            prepared.standalone,
+            refusal.refusal_message(topics, titles),
+            True,
+            [],
+            prepared.answerer.name,
+            reason="off_topic",
+        )
 
     # --- the pipeline ----------------------------------------------------------------------------
-    def _prepare(self, question, history, episode, answerer, sections):
-        question = self.check_question(question)
-        history = self.check_history(history)
-        impl = self.answerer(answerer)
+    def prepare(self, query: Query) -> Prepared:
+        question = self.check_question(query.question)
+        history = self.check_history(query.history)
+        impl = self.answerer(query.answerer)
         standalone = self.standalone(question, history, impl)
-        result, flt = self.retrieve(standalone, episode, sections)
+        result, flt = self.retrieve(standalone, query)
         decision = refusal.decide(result, self.settings.refusal_threshold)
-        return question, impl, standalone, result, flt, decision
+        return Prepared(query, question, impl, standalone, result, flt, decision)
 
-    def _finish(self, question, standalone, impl: Answerer, sources: list[Hit], draft) -> Answer:
-        text, citations = cite(draft.text, sources)
-        return Answer(question, standalone, text, False, citations, impl.name, list(draft.notes))
+    def _finish(self, prepared: Prepared, draft) -> Answer:
+        text, citations = cite(draft.text, prepared.result.hits)
+        return Answer(
+            prepared.question, prepared.standalone, text, False, citations, prepared.answerer.name, list(draft.notes)
+        )
 
-    def ask(self, question: str, history: Sequence[Mapping] | None = None, episode: str | None = None,
-            answerer: str | None = None, sections: Sequence[str] | None = None) -> Answer:
-        question, impl, standalone, result, flt, decision = self._prepare(question, history, episode, answerer, sections)
-        if decision.refused:
-            return self.refusal_answer(question, standalone, flt, impl.name)
-        return self._finish(question, standalone, impl, result.hits, impl.answer(standalone, result.hits))
+    def ask(self, query: Query | str, **options: Any) -> Answer:
+        """The checked, cited answer (or a refusal) to ``query``."""
+        p = self.prepare(Query.of(query, **options))
+        if p.decision.refused:
+            return self.refusal_answer(p)
+        return self._finish(p, p.answerer.answer(p.standalone, p.result.hits))
 
-    def stream(self, question: str, history: Sequence[Mapping] | None = None, episode: str | None = None,
-               answerer: str | None = None, sections: Sequence[str] | None = None) -> Iterator[dict]:
+    def stream(self, query: Query | str, **options: Any) -> Iterator[dict]:
         """Events: ``{"type": "token", "text": ...}`` as the answer is produced, then
         ``{"type": "answer", "answer": Answer}`` with the final, checked answer."""
-        question, impl, standalone, result, flt, decision = self._prepare(question, history, episode, answerer, sections)
-        if decision.refused:
-            answer = self.refusal_answer(question, standalone, flt, impl.name)
+        p = self.prepare(Query.of(query, **options))
+        if p.decision.refused:
+            answer = self.refusal_answer(p)
             yield {"type": "token", "text": answer.answer}
             yield {"type": "answer", "answer": answer}
             return
         final = None
-        for piece in impl.stream(standalone, result.hits):
+        for piece in p.answerer.stream(p.standalone, p.result.hits):
             if isinstance(piece, str):
                 yield {"type": "token", "text": piece}
             else:  # an answerer may end its stream with the Draft it settled on
                 final = piece
-        draft = final if final is not None else impl.answer(standalone, result.hits)
-        yield {"type": "answer", "answer": self._finish(question, standalone, impl, result.hits, draft)}
+        draft = final if final is not None else p.answerer.answer(p.standalone, p.result.hits)
+        yield {"type": "answer", "answer": self._finish(p, draft)}
 
     def as_runnable(self) -> Runnable:
-        """The pipeline as LCEL: ``{"question", "history"?, "episode"?, "answerer"?}`` -> ``Answer``."""
-        def _ask(inputs: dict) -> Answer:
-            return self.ask(inputs["question"], inputs.get("history"), inputs.get("episode"),
-                            inputs.get("answerer"), inputs.get("sections"))
+        """The pipeline as LCEL: a ``Query`` or ``{"question", "history"?, "episode"?, "answerer"?,
+        "sections"?}`` -> ``Answer``."""
+
+        def _ask(inputs: Query | dict) -> Answer:
+            return self.ask(inputs if isinstance(inputs, Query) else Query(**inputs))
+
         return RunnableLambda(_ask, name="episode_assistant")

@@ -13,11 +13,14 @@ score like answerable ones and are not caught by this signal; no second signal w
 coverage of the question by the episode's vocabulary) separated them without refusing answerable
 questions.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .retriever import HybridRetriever, SearchFilter, SearchResult
+from vectorstore.filters import SearchFilter
+
+from .retriever import HybridRetriever, SearchResult
 
 
 @dataclass

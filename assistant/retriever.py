@@ -10,6 +10,7 @@ Why not ``EnsembleRetriever``: refusal and the citations need each hit's scores 
 BM25, fused) and near-duplicate quotes must collapse into one hit; the ensemble returns bare
 documents. The fusion itself is the same weighted RRF.
 """
+
 from __future__ import annotations
 
 import threading
@@ -24,41 +25,13 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
+from vectorstore.config import default
+from vectorstore.filters import SearchFilter
 from vectorstore.store import EpisodeStore
 
 from .text import tokenize
 
 Mode = Literal["hybrid", "dense", "bm25"]
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    """Metadata filters; ``min_relevance`` applies to quotes (other items have no score)."""
-
-    episode: str | None = None
-    sections: tuple[str, ...] | None = None
-    min_relevance: float | None = None
-
-    def where(self) -> dict | None:
-        clauses: list[dict] = []
-        if self.episode:
-            clauses.append({"episode_id": self.episode})
-        if self.sections:
-            clauses.append({"section": {"$in": list(self.sections)}})
-        if self.min_relevance is not None:
-            clauses.append({"$or": [{"section": {"$ne": "quotes"}}, {"relevance_score": {"$gte": self.min_relevance}}]})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def matches(self, md: dict) -> bool:
-        if self.episode and md.get("episode_id") != self.episode:
-            return False
-        if self.sections and md.get("section") not in self.sections:
-            return False
-        if self.min_relevance is not None and md.get("section") == "quotes":
-            return md.get("relevance_score", float("-inf")) >= self.min_relevance
-        return True
 
 
 @dataclass
@@ -72,8 +45,13 @@ class Hit:
     alternates: list[str] = field(default_factory=list)  # near-duplicate quotes folded into this hit
 
     def to_document(self) -> Document:
-        md = dict(self.metadata, score=self.score, dense_score=self.dense_score, bm25_score=self.bm25_score,
-                  alternates=list(self.alternates))
+        md = dict(
+            self.metadata,
+            score=self.score,
+            dense_score=self.dense_score,
+            bm25_score=self.bm25_score,
+            alternates=list(self.alternates),
+        )
         return Document(id=self.id, page_content=self.text, metadata=md)
 
 
@@ -112,9 +90,9 @@ class BM25Index:
         self.postings = {t: (np.asarray(docs[t]), np.asarray(freqs[t], dtype=float)) for t in docs}
 
     @classmethod
-    def from_store(cls, store: EpisodeStore) -> "BM25Index":
-        got = store.chunks()
-        return cls(got["ids"], got["documents"], got["metadatas"])
+    def from_store(cls, store: EpisodeStore) -> BM25Index:
+        chunks = store.chunks()
+        return cls([c.id for c in chunks], [c.text for c in chunks], [c.metadata for c in chunks])
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25Okapi score of every document (0 where no query term occurs)."""
@@ -145,16 +123,18 @@ class BM25Index:
 
 
 class HybridRetriever(BaseRetriever):
-    """A LangChain retriever over an ``EpisodeStore``. ``mode`` picks hybrid, dense or bm25."""
+    """A LangChain retriever over an ``EpisodeStore``. ``mode`` picks hybrid, dense or bm25.
+    Unset parameters take the ``Settings`` defaults, so a retriever built here fuses exactly as
+    the one ``from_settings`` builds for production. ``invoke(question, k=3)`` returns 3 hits."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     store: Any
-    k: int = 8
+    k: int = default("top_k")
     mode: Mode = "hybrid"
-    dense_weight: float = 1.0
-    bm25_weight: float = 1.0
-    rrf_k: int = 60
+    dense_weight: float = default("dense_weight")
+    bm25_weight: float = default("bm25_weight")
+    rrf_k: int = default("rrf_k")
     candidates: int = 40
     filter: SearchFilter = SearchFilter()
     collapse_duplicates: bool = True
@@ -166,9 +146,10 @@ class HybridRetriever(BaseRetriever):
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, store: EpisodeStore, settings, **kwargs) -> "HybridRetriever":
-        params = dict(k=settings.top_k, dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight,
-                      rrf_k=settings.rrf_k)
+    def from_settings(cls, store: EpisodeStore, settings, **kwargs) -> HybridRetriever:
+        params = dict(
+            k=settings.top_k, dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight, rrf_k=settings.rrf_k
+        )
         params.update(kwargs)
         return cls(store=store, **params)
 
@@ -186,14 +167,8 @@ class HybridRetriever(BaseRetriever):
             return self._bm25
 
     # --- search ------------------------------------------------------------------------------
-    def _dense(self, query: str, n: int, flt: SearchFilter) -> list[tuple[str, str, dict, float]]:
-        vector = self.store.embeddings.embed_query(query)
-        # no count() first: Chroma returns fewer results when it has fewer, and in server mode
-        # that check was one more round trip on every query
-        got = self.store.collection.query(query_embeddings=[vector], n_results=n, where=flt.where(),
-                                          include=["documents", "metadatas", "distances"])
-        return [(i, d, m, 1.0 - dist) for i, d, m, dist in
-                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+    def _dense(self, query: str, n: int, flt: SearchFilter):
+        return self.store.query(self.store.embeddings.embed_query(query), n, flt)
 
     def search(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> SearchResult:
         k = k or self.k
@@ -202,11 +177,11 @@ class HybridRetriever(BaseRetriever):
         hits: dict[str, Hit] = {}
         top_dense = top_bm25 = 0.0
         if self.mode in ("hybrid", "dense"):
-            for rank, (cid, text, md, sim) in enumerate(self._dense(query, n, flt)):
-                hit = hits.setdefault(cid, Hit(cid, text, md))
-                hit.dense_score = sim
-                hit.score += self.dense_weight / (self.rrf_k + rank + 1) if self.mode == "hybrid" else sim
-                top_dense = max(top_dense, sim)
+            for rank, c in enumerate(self._dense(query, n, flt)):
+                hit = hits.setdefault(c.id, Hit(c.id, c.text, c.metadata))
+                hit.dense_score = c.similarity
+                hit.score += self.dense_weight / (self.rrf_k + rank + 1) if self.mode == "hybrid" else c.similarity
+                top_dense = max(top_dense, c.similarity)
         if self.mode in ("hybrid", "bm25"):
             index = self.bm25_index()
             for rank, (i, score) in enumerate(index.search(query, n, flt)):
@@ -220,8 +195,12 @@ class HybridRetriever(BaseRetriever):
             ranked = collapse_duplicates(ranked)
         return SearchResult(ranked[:k], top_dense, top_bm25)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [h.to_document() for h in self.search(query).hits]
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None, **kwargs: Any
+    ) -> list[Document]:
+        """LangChain's entry point: ``invoke(query, k=n)`` asks for ``n`` hits (as LangChain's
+        standard retriever tests expect)."""
+        return [h.to_document() for h in self.search(query, k=k).hits]
 
 
 def collapse_duplicates(ranked: list[Hit]) -> list[Hit]:

@@ -4,6 +4,7 @@
     >>> tokenize("What do they PREDICT about software-engineering agents?")
     ['predict', 'softwar', 'engin', 'agent']
 """
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,44 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Words that carry meaning in this domain although general stop-word lists drop them.
 _KEEP = {"system", "computer", "thick", "thin", "full", "fire", "interest", "bill", "first", "last", "next", "top"}
 STOP_WORDS = frozenset(w for w in ENGLISH_STOP_WORDS if w not in _KEEP) | {
-    "s", "t", "d", "ll", "re", "ve", "m", "yeah", "like", "just", "really", "um", "uh", "okay", "mean",
-    "think", "know", "kind", "sort", "thing", "things", "guess", "gonna", "lot", "lots", "say", "said",
-    "does", "did", "doing", "episode", "podcast", "guests", "guest", "talk", "talked", "discuss", "discussed",
+    "s",
+    "t",
+    "d",
+    "ll",
+    "re",
+    "ve",
+    "m",
+    "yeah",
+    "like",
+    "just",
+    "really",
+    "um",
+    "uh",
+    "okay",
+    "mean",
+    "think",
+    "know",
+    "kind",
+    "sort",
+    "thing",
+    "things",
+    "guess",
+    "gonna",
+    "lot",
+    "lots",
+    "say",
+    "said",
+    "does",
+    "did",
+    "doing",
+    "episode",
+    "podcast",
+    "guests",
+    "guest",
+    "talk",
+    "talked",
+    "discuss",
+    "discussed",
 }
 _stemmer = snowballstemmer.stemmer("english")
 
@@ -33,11 +69,69 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w.split("'")[0]) for w in words if w not in STOP_WORDS and w.split("'")[0] not in STOP_WORDS]
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a quote or summary paragraph (markdown bullets become their own sentences)."""
+# One sentence rule for everything that is split into sentences (source text, generated answers,
+# a stream of tokens): a sentence ends at . ! or ? (with any closing quotes or brackets) followed by
+# whitespace and a capital, a digit, an opening quote or markdown emphasis -- or by the end of the
+# text. An abbreviation ("e.g.", "Dr.") or a bare list number ("1.", "### 2.") does not end one.
+_END = re.compile(r"[.!?][\"”’')\]]*(?=\s+[\"“‘'(*]*[A-Z0-9]|\s*$)")
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|vs|etc|Mr|Mrs|Ms|Dr|St|U\.S|approx|cf)|\b[A-Z])\.$", re.I)
+_LIST_NUMBER = re.compile(r"^\s*(?:#+\s*)?\d{1,2}[.)]$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+# blocks: paragraphs, and markdown bullets (each bullet is its own statement)
+_BLOCK = re.compile(r"\n\s*\n|\n(?=\s*[*-]\s)")
+
+
+def _split_block(block: str) -> list[str]:
+    out, start = [], 0
+    for m in _END.finditer(block):
+        piece = block[start : m.end()].strip()
+        if not piece or _ABBREVIATION.search(piece) or _LIST_NUMBER.match(piece):
+            continue
+        out.append(piece)
+        start = m.end()
+    tail = block[start:].strip()
+    return out + ([tail] if tail else [])
+
+
+def split_sentences(text: str, lines: bool = False) -> list[str]:
+    r"""Sentences of a quote or summary paragraph (markdown bullets become their own sentences).
+    ``lines=True`` is for generated text: every line is its own block, list markers dropped.
+
+    >>> split_sentences("RL works now. By 2026, e.g. agents? Yes!")
+    ['RL works now.', 'By 2026, e.g. agents?', 'Yes!']
+    >>> split_sentences("### 1. Introduction\n* **RL:** it works. Really.")
+    ['### 1. Introduction', '* **RL:** it works.', 'Really.']
+    >>> split_sentences("1. First point [1]\n2. Second point [2].", lines=True)
+    ['First point [1]', 'Second point [2].']
+    """
+    blocks = text.splitlines() if lines else _BLOCK.split(text)
     parts: list[str] = []
-    for block in re.split(r"\n\s*\n|\n(?=\s*[*-]\s)", text):
+    for block in blocks:
+        if lines:
+            block = _LIST_ITEM.sub("", block)
         block = re.sub(r"\s+", " ", block).strip()
         if block:
-            parts.extend(s.strip() for s in re.split(r"(?<=[^\d\s][.!?])\s+(?=[A-Z0-9\"'*(])", block) if s.strip())
+            parts.extend(_split_block(block))
     return parts
+
+
+def finished_sentences(text: str, final: bool = False) -> tuple[str, str]:
+    r"""``text`` split into its finished sentences and the unfinished rest: what a stream of tokens
+    can release so far. A sentence counts as finished once the next one has begun; with
+    ``final=True`` (the text will not grow: a cut-off generation) also when it ends the text.
+
+    >>> finished_sentences("RL works [1]. Coding is verif")
+    ('RL works [1].', 'Coding is verif')
+    >>> finished_sentences("RL works [1].")
+    ('', 'RL works [1].')
+    >>> finished_sentences("RL works [1]. Coding is", final=True)
+    ('RL works [1].', 'Coding is')
+    """
+    last = 0
+    for m in _END.finditer(text):
+        if m.end() >= len(text.rstrip()) and not final:
+            break  # at the very end: the next token may continue it ("3." -> "3.5")
+        piece = text[last : m.end()].strip()
+        if piece and not _ABBREVIATION.search(piece) and not _LIST_NUMBER.match(piece):
+            last = m.end()
+    return text[:last].strip(), text[last:].lstrip()

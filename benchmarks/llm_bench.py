@@ -11,6 +11,7 @@ reported on its own and not counted in the medians.
 
 Run: ``python -m benchmarks.llm_bench [question ...]`` (uses the configured store).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,15 @@ def _timed_ask(assistant, question: str) -> dict:
             answer = event["answer"]
     total = time.perf_counter() - started
     fell_back = any("extractive answer" in n for n in answer.notes)
-    return {"question": question, "ttft_s": round(first if first is not None else total, 3),
-            "total_s": round(total, 3), "refused": answer.refused, "fell_back": fell_back,
-            "citations": [c.id for c in answer.citations], "notes": list(answer.notes)}
+    return {
+        "question": question,
+        "ttft_s": round(first if first is not None else total, 3),
+        "total_s": round(total, 3),
+        "refused": answer.refused,
+        "fell_back": fell_back,
+        "citations": [c.id for c in answer.citations],
+        "notes": list(answer.notes),
+    }
 
 
 def bench_local_llm(questions: list[str], settings=None) -> dict:

@@ -6,6 +6,7 @@ Writes benchmarks/results.md and benchmarks/results.json.
     python -m benchmarks.run                 # everything
     python -m benchmarks.run --quick         # skip the 1,000-episode store and the local LLM
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from statistics import median
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from vectorstore.store import EpisodeStore
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks"
-CLI = [sys.executable, "-m", "assistant.cli"]
+CLI = [sys.executable, "-m", "cli"]
 QUESTIONS = ROOT / "eval" / "questions.yaml"
 
 
@@ -67,8 +67,13 @@ def bench_ingest(n_files: int = 4) -> dict:
         t = time.perf_counter()
         results = ingest(files, store, progress=False)
         ingest_rate = sum(sum(r.chunks.values()) for r in results) / (time.perf_counter() - t)
-        return {"episodes": n_files, "chunks": len(texts), "raw_encode_chunks_per_s": round(raw, 1),
-                "ingest_chunks_per_s": round(ingest_rate, 1), "ratio": round(ingest_rate / raw, 3)}
+        return {
+            "episodes": n_files,
+            "chunks": len(texts),
+            "raw_encode_chunks_per_s": round(raw, 1),
+            "ingest_chunks_per_s": round(ingest_rate, 1),
+            "ratio": round(ingest_rate / raw, 3),
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -108,8 +113,14 @@ def bench_retrieval(n: int, rounds: int = 2) -> dict:
             t = time.perf_counter()
             retriever.search(q)
             lat.append((time.perf_counter() - t) * 1000)
-    return {"episodes": n, "queries": len(lat), "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1),
-            "p99_ms": round(pct(lat, 99), 1), "first_query_s": round(warm_up, 2)}
+    return {
+        "episodes": n,
+        "queries": len(lat),
+        "p50_ms": round(pct(lat, 50), 1),
+        "p95_ms": round(pct(lat, 95), 1),
+        "p99_ms": round(pct(lat, 99), 1),
+        "first_query_s": round(warm_up, 2),
+    }
 
 
 def bench_ask_extractive(n_questions: int = 30) -> dict:
@@ -131,8 +142,9 @@ def bench_ask_extractive(n_questions: int = 30) -> dict:
 
 def bench_ask_llm(n_questions: int = 5) -> dict:
     try:
+        from assistant.local_model import local_model_available
+
         from .llm_bench import bench_local_llm
-        from assistant.local_llm import local_model_available
     except ImportError as e:
         return {"skipped": f"LLM answerer not available: {e}"}
     if not local_model_available():
@@ -168,8 +180,13 @@ def bench_serve() -> dict:
     port = _free_port()
     env = dict(os.environ, EPISODE_ASSISTANT_ANSWERER="extractive")
     t = time.perf_counter()
-    proc = subprocess.Popen([*CLI, "--db", str(db), "serve", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CLI, "--db", str(db), "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         ready = None
         while time.perf_counter() - t < 180 and proc.poll() is None:
@@ -185,8 +202,11 @@ def bench_serve() -> dict:
         first = time.perf_counter()
         httpx.post(f"http://127.0.0.1:{port}/api/ask", json={"question": "sample efficiency?"}, timeout=120)
         first_answer = time.perf_counter() - first
-        return {"start_to_ready_s": round(ready, 2), "first_answer_s": round(first_answer, 2),
-                "peak_rss_mb": round(_peak_rss_mb(proc.pid), 1)}
+        return {
+            "start_to_ready_s": round(ready, 2),
+            "first_answer_s": round(first_answer, 2),
+            "peak_rss_mb": round(_peak_rss_mb(proc.pid), 1),
+        }
     finally:
         proc.terminate()
         try:
@@ -203,11 +223,18 @@ def bench_ingest_rss(n_files: int = 3) -> dict:
         files = generate(n_files, tmp / "episodes", seed=11)
         # A child's ru_maxrss counts the moments between fork and exec, when it still maps this
         # (large) benchmark process: a tiny wrapper process starts the ingest and reports instead.
-        wrapper = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:], "
-                   "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)")
-        out = subprocess.run([sys.executable, "-c", wrapper, *CLI, "--db", str(tmp / "db"), "ingest", "--no-progress",
-                              *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+        wrapper = (
+            "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:], "
+            "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", wrapper, *CLI, "--db", str(tmp / "db"), "ingest", "--no-progress", *map(str, files)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         return {"episodes": n_files, "peak_rss_mb": round(int(out[0]) / 1024, 1), "exit": int(out[1])}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -218,29 +245,48 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
     out = []
     ing = r.get("ingest", {})
     if ing:
-        out += [("raw encode throughput", f"{ing['raw_encode_chunks_per_s']} chunks/s", "-"),
-                ("ingest throughput", f"{ing['ingest_chunks_per_s']} chunks/s", "-"),
-                ("ingest / raw encode", f"{ing['ratio']}", ">= 0.8")]
+        out += [
+            ("raw encode throughput", f"{ing['raw_encode_chunks_per_s']} chunks/s", "-"),
+            ("ingest throughput", f"{ing['ingest_chunks_per_s']} chunks/s", "-"),
+            ("ingest / raw encode", f"{ing['ratio']}", ">= 0.8"),
+        ]
     if "reingest" in r:
-        out.append(("unchanged re-ingest", f"{r['reingest']['seconds_per_100']} s per 100 episodes "
-                                           f"({r['reingest']['episodes']} episodes)", "<= 1 s per 100"))
+        out.append(
+            (
+                "unchanged re-ingest",
+                f"{r['reingest']['seconds_per_100']} s per 100 episodes ({r['reingest']['episodes']} episodes)",
+                "<= 1 s per 100",
+            )
+        )
     for ret in r.get("retrieval", []):
         n = ret["episodes"]
         target = "p50 <= 25 ms, p95 <= 60 ms" if n == 1 else ("p95 <= 100 ms" if n == 1000 else "-")
-        out.append((f"retrieval, {n} episode(s)", f"p50 {ret['p50_ms']} / p95 {ret['p95_ms']} / p99 {ret['p99_ms']} ms", target))
+        out.append(
+            (
+                f"retrieval, {n} episode(s)",
+                f"p50 {ret['p50_ms']} / p95 {ret['p95_ms']} / p99 {ret['p99_ms']} ms",
+                target,
+            )
+        )
     if "serve" in r:
         s = r["serve"]
-        out += [("serve start to ready", f"{s.get('start_to_ready_s')} s", "-"),
-                ("serve peak RSS", f"{s.get('peak_rss_mb')} MB", "-")]
+        out += [
+            ("serve start to ready", f"{s.get('start_to_ready_s')} s", "-"),
+            ("serve peak RSS", f"{s.get('peak_rss_mb')} MB", "-"),
+        ]
     if "ingest_rss" in r:
-        out.append(("ingest peak RSS", f"{r['ingest_rss']['peak_rss_mb']} MB ({r['ingest_rss']['episodes']} episodes)", "-"))
+        out.append(
+            ("ingest peak RSS", f"{r['ingest_rss']['peak_rss_mb']} MB ({r['ingest_rss']['episodes']} episodes)", "-")
+        )
     if "ask_extractive" in r:
         a = r["ask_extractive"]
         out.append(("ask, extractive", f"p50 {a['p50_ms']} / p95 {a['p95_ms']} ms", "-"))
     if "ask_llm" in r:
         a = r["ask_llm"]
-        text = a.get("skipped") or (f"time to first token {a.get('ttft_median_s')} s, total {a.get('total_median_s')} s "
-                                    f"(medians of {a.get('answered', '?')} questions; {a.get('fell_back', 0)} fell back to extractive)")
+        text = a.get("skipped") or (
+            f"time to first token {a.get('ttft_median_s')} s, total {a.get('total_median_s')} s "
+            f"(medians of {a.get('answered', '?')} questions; {a.get('fell_back', 0)} fell back to extractive)"
+        )
         out.append(("ask, local LLM", text, "-"))
     return out
 
@@ -248,7 +294,14 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
 def write(r: dict) -> None:
     table = rows(r)
     (OUT / "results.json").write_text(json.dumps(r, indent=2) + "\n")
-    md = ["# Benchmark results", "", f"{r['when']} · {r['machine']}", "", "| figure | measured | target |", "|---|---|---|"]
+    md = [
+        "# Benchmark results",
+        "",
+        f"{r['when']} · {r['machine']}",
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+    ]
     md += [f"| {a} | {b} | {c} |" for a, b, c in table]
     (OUT / "results.md").write_text("\n".join(md) + "\n")
     width = max(len(a) for a, _, _ in table)
@@ -262,11 +315,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="skip the 1,000-episode store and the local LLM")
     args = p.parse_args(argv)
     sizes = (1, 10, 100) if args.quick else (1, 10, 100, 1000)
-    r: dict = {"when": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-               f"load {os.getloadavg()[0]:.1f} at start"}
-    steps = [("ingest", bench_ingest), ("reingest", bench_reingest),
-             ("retrieval", lambda: [bench_retrieval(n) for n in sizes]),
-             ("ask_extractive", bench_ask_extractive), ("serve", bench_serve), ("ingest_rss", bench_ingest_rss)]
+    r: dict = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start",
+    }
+    steps = [
+        ("ingest", bench_ingest),
+        ("reingest", bench_reingest),
+        ("retrieval", lambda: [bench_retrieval(n) for n in sizes]),
+        ("ask_extractive", bench_ask_extractive),
+        ("serve", bench_serve),
+        ("ingest_rss", bench_ingest_rss),
+    ]
     if not args.quick:
         steps.append(("ask_llm", bench_ask_llm))
     for name, fn in steps:

@@ -6,6 +6,7 @@ position (plus a little noise, so the HNSW graph is not built over exact duplica
 ids, metadata and manifests are real: BM25, filters and the incremental re-ingest path see
 exactly what a real ingest would have written.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -16,6 +17,7 @@ import numpy as np
 from vectorstore.chunks import episode_chunks, section_counts
 from vectorstore.config import load_settings
 from vectorstore.episode import load_episode
+from vectorstore.filters import SearchFilter
 from vectorstore.ingest import ingest
 from vectorstore.store import EpisodeStore, manifest_for
 
@@ -28,8 +30,8 @@ DATA = ROOT / "benchmarks" / "data"
 
 def base_vectors(store: EpisodeStore, episode_id: str) -> dict[tuple[str, int], np.ndarray]:
     """(section, index) -> vector of the bundled episode as the real ingest stored it."""
-    got = store.collection.get(where={"episode_id": episode_id}, include=["embeddings", "metadatas"])
-    return {(m["section"], m["index"]): np.asarray(v) for m, v in zip(got["metadatas"], got["embeddings"])}
+    got = store.chunks(SearchFilter(episode=episode_id), documents=False, with_vectors=True)
+    return {(c.metadata["section"], c.metadata["index"]): np.asarray(c.vector) for c in got}
 
 
 def index_reusing_vectors(files: list[Path], store: EpisodeStore, base: dict, seed: int = 0) -> int:
@@ -44,9 +46,12 @@ def index_reusing_vectors(files: list[Path], store: EpisodeStore, base: dict, se
         for c in chunks:
             v = base.get((c.section, c.metadata["index"]), fallback) + rng.normal(0, 0.01, 384)
             vectors.append((v / np.linalg.norm(v)).tolist())
-        store.write_episode(episode.id, chunks, vectors,
-                            manifest_for(episode.file, episode.content_hash, section_counts(chunks),
-                                         episode.date, episode.duration))
+        store.write_episode(
+            episode.id,
+            chunks,
+            vectors,
+            manifest_for(episode.file, episode.content_hash, section_counts(chunks), episode.date, episode.duration),
+        )
         total += len(chunks)
     return total
 

@@ -1,6 +1,7 @@
 """The baseline every RAG tutorial builds: RecursiveCharacterTextSplitter(1000, 200) over the raw
 file, Chroma similarity search, k=4. Its character chunks are mapped back to the episode items
 whose source lines they overlap, so it is judged on the same ids as the real retrievers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,12 +35,17 @@ class NaiveRetriever:
             d.metadata["line_start"] = bisect_right(line_starts, start)
             d.metadata["line_end"] = bisect_right(line_starts, start + len(d.page_content) - 1)
         # items in file order, with their line ranges (the overview chunk spans everything: left out)
-        self.items = sorted(((c.metadata["line_start"], c.metadata["line_end"], c.id)
-                             for c in episode_chunks(load_episode(episode_file)) if c.section != "overview"))
+        self.items = sorted(
+            (c.metadata["line_start"], c.metadata["line_end"], c.id)
+            for c in episode_chunks(load_episode(episode_file))
+            if c.section != "overview"
+        )
         # Embedding the raw file's ~180 chunks of 1,000 characters takes 10-30 s on 2 cores, so the
         # index is kept in a cache folder keyed by the file's content and rebuilt only when it changes.
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-        client = chromadb.PersistentClient(str(cache_dir() / "naive"), settings=ChromaSettings(anonymized_telemetry=False))
+        client = chromadb.PersistentClient(
+            str(cache_dir() / "naive"), settings=ChromaSettings(anonymized_telemetry=False)
+        )
         name = f"naive-{digest}"
         self.store = Chroma(client=client, collection_name=name, embedding_function=get_embeddings())
         if self.store._collection.count() != len(docs):

@@ -6,9 +6,9 @@ answer checks (refusal, citation validity, answer-point coverage) for one answer
     >>> result["retrievers"]["hybrid"]["nDCG@10"] > result["retrievers"]["naive"]["nDCG@10"]  # doctest: +SKIP
     True
 """
+
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -16,21 +16,23 @@ from pathlib import Path
 from statistics import mean
 
 import ir_measures
-from ir_measures import RR, P, Qrel, R, ScoredDoc, nDCG
+from ir_measures import Qrel, ScoredDoc
 
 from assistant import followup
 from assistant.chain import EpisodeAssistant
-from assistant.retriever import HybridRetriever, SearchFilter
+from assistant.query import Query
+from assistant.retriever import HybridRetriever
 from assistant.text import split_sentences, tokenize
 from vectorstore.config import Settings
+from vectorstore.filters import SearchFilter
 from vectorstore.ingest import ingest
 from vectorstore.store import EpisodeStore
 from vectorstore.verify import citation_is_valid
 
+from .measures import MEASURES
 from .naive import NaiveRetriever
 from .questions import Canonicaliser, Question, QuestionSet, load_questions
 
-MEASURES = {"nDCG@10": nDCG @ 10, "R@5": R @ 5, "R@10": R @ 10, "RR@10": RR @ 10, "P@5": P @ 5}
 RETRIEVERS = ("hybrid", "dense", "bm25", "naive")
 # An answer point counts as covered when this share of its content words is in the answer, or
 # one answer sentence embeds this close to it.
@@ -44,7 +46,11 @@ class EvalError(RuntimeError):
 
 # --- setup --------------------------------------------------------------------------------------
 def source_file(qs: QuestionSet, settings: Settings) -> Path:
-    for folder in (qs.path.parent, Path(settings.episodes_dir), Path(__file__).resolve().parents[1] / "data" / "episodes"):
+    for folder in (
+        qs.path.parent,
+        Path(settings.episodes_dir),
+        Path(__file__).resolve().parents[1] / "data" / "episodes",
+    ):
         candidate = folder / qs.source
         if candidate.is_file():
             return candidate.resolve()
@@ -73,8 +79,8 @@ def episode_store(settings: Settings, source: Path) -> tuple[EpisodeStore, str]:
 
 
 def dup_groups(store: EpisodeStore, episode_id: str) -> dict[int, int]:
-    got = store.chunks({"$and": [{"episode_id": episode_id}, {"section": "quotes"}]})
-    return {m["index"]: m["dup_group"] for m in got["metadatas"] if "dup_group" in m}
+    quotes = store.chunks(SearchFilter(episode=episode_id, sections=("quotes",)), documents=False)
+    return {c.metadata["index"]: c.metadata["dup_group"] for c in quotes if "dup_group" in c.metadata}
 
 
 # --- retrieval ----------------------------------------------------------------------------------
@@ -82,8 +88,9 @@ def standalone(q: Question) -> str:
     return followup.rewrite(q.question, q.history)
 
 
-def rankings(name: str, qs: QuestionSet, store: EpisodeStore, settings: Settings, episode_id: str,
-             source: Path, k: int) -> dict[str, list[str]]:
+def rankings(
+    name: str, qs: QuestionSet, store: EpisodeStore, settings: Settings, episode_id: str, source: Path, k: int
+) -> dict[str, list[str]]:
     answerable = [q for q in qs.questions if q.answerable]
     if name == "naive":
         naive = NaiveRetriever(source)
@@ -96,8 +103,12 @@ def rankings(name: str, qs: QuestionSet, store: EpisodeStore, settings: Settings
 def score(ranked: dict[str, list[str]], qs: QuestionSet, canon: Canonicaliser) -> dict[str, dict[str, float]]:
     """Per-question metrics; a question with an empty ranking scores 0 (trec_eval would skip it)."""
     qrels = [Qrel(q.id, doc, 1) for q in qs.questions if q.answerable for doc in canon.relevant(q)]
-    run = [ScoredDoc(qid, doc, float(len(docs) - r)) for qid, ids in ranked.items()
-           for docs in [canon.ranking(ids)] for r, doc in enumerate(docs)]
+    run = [
+        ScoredDoc(qid, doc, float(len(docs) - r))
+        for qid, ids in ranked.items()
+        for docs in [canon.ranking(ids)]
+        for r, doc in enumerate(docs)
+    ]
     per_q = {q.id: dict.fromkeys(MEASURES, 0.0) for q in qs.questions if q.answerable}
     names = {str(m): n for n, m in MEASURES.items()}
     for metric in ir_measures.iter_calc(list(MEASURES.values()), qrels, run):
@@ -126,7 +137,7 @@ def check_answers(qs: QuestionSet, bot: EpisodeAssistant, episode_id: str, answe
     rows, points_hit, points_all, cites_ok, cites_all = [], 0, 0, 0, 0
     for q in qs.questions:
         signal = bot.retriever.search(standalone(q), flt=SearchFilter(episode=episode_id)).top_dense
-        a = bot.ask(q.question, q.history, episode_id, answerer)
+        a = bot.ask(Query(q.question, q.history, episode=episode_id, answerer=answerer))
         valid = [citation_is_valid(c.file, c.section, c.text, c.line_start, c.line_end) for c in a.citations]
         cites_ok += sum(valid)
         cites_all += len(valid)
@@ -137,15 +148,30 @@ def check_answers(qs: QuestionSet, bot: EpisodeAssistant, episode_id: str, answe
             covered = [not a.refused and point_covered(p, a.answer, vectors, embed) for p in q.answer_points]
             points_hit += sum(covered)
             points_all += len(covered)
-        rows.append({"id": q.id, "kind": q.kind, "question": q.question, "standalone": a.standalone_question,
-                     "refused": a.refused, "signal": round(signal, 4), "answer": a.answer,
-                     "citations": [c.id for c in a.citations], "citations_valid": all(valid),
-                     "points_covered": sum(covered), "points": len(covered)})
+        rows.append(
+            {
+                "id": q.id,
+                "kind": q.kind,
+                "question": q.question,
+                "standalone": a.standalone_question,
+                "refused": a.refused,
+                "signal": round(signal, 4),
+                "answer": a.answer,
+                "citations": [c.id for c in a.citations],
+                "citations_valid": all(valid),
+                "points_covered": sum(covered),
+                "points": len(covered),
+            }
+        )
     answerable = [r for r in rows if r["kind"] != "unanswerable"]
     unanswerable = [r for r in rows if r["kind"] == "unanswerable"]
     return {
-        "refusal": {"unanswerable": len(unanswerable), "unanswerable_refused": sum(r["refused"] for r in unanswerable),
-                    "answerable": len(answerable), "answerable_refused": sum(r["refused"] for r in answerable)},
+        "refusal": {
+            "unanswerable": len(unanswerable),
+            "unanswerable_refused": sum(r["refused"] for r in unanswerable),
+            "answerable": len(answerable),
+            "answerable_refused": sum(r["refused"] for r in answerable),
+        },
         "citations_valid": round(cites_ok / cites_all, 4) if cites_all else 1.0,
         "answer_points": round(points_hit / points_all, 4) if points_all else 0.0,
         "answers": rows,
@@ -158,16 +184,30 @@ def calibrate(rows: list[dict]) -> list[dict]:
     for t in [round(0.20 + 0.01 * i, 2) for i in range(41)]:
         ans = [r for r in rows if r["kind"] != "unanswerable"]
         una = [r for r in rows if r["kind"] == "unanswerable"]
-        out.append({"threshold": t, "answerable_refused": sum(r["signal"] < t for r in ans),
-                    "unanswerable_refused": sum(r["signal"] < t for r in una),
-                    "balanced_accuracy": round((mean(r["signal"] >= t for r in ans) + mean(r["signal"] < t for r in una)) / 2, 4)
-                    if ans and una else None})
+        out.append(
+            {
+                "threshold": t,
+                "answerable_refused": sum(r["signal"] < t for r in ans),
+                "unanswerable_refused": sum(r["signal"] < t for r in una),
+                "balanced_accuracy": round(
+                    (mean(r["signal"] >= t for r in ans) + mean(r["signal"] < t for r in una)) / 2, 4
+                )
+                if ans and una
+                else None,
+            }
+        )
     return out
 
 
 # --- the whole run ------------------------------------------------------------------------------
-def run_eval(settings: Settings, questions: str | Path | None = None, retrievers=("hybrid",), k: int = 10,
-             answerer: str = "extractive", progress: bool = False) -> dict:
+def run_eval(
+    settings: Settings,
+    questions: str | Path | None = None,
+    retrievers=("hybrid",),
+    k: int = 10,
+    answerer: str = "extractive",
+    progress: bool = False,
+) -> dict:
     started = time.perf_counter()
     qs = load_questions(questions)
     source = source_file(qs, settings)
@@ -187,7 +227,11 @@ def run_eval(settings: Settings, questions: str | Path | None = None, retrievers
     bot = EpisodeAssistant(settings, store=store)
     answers = check_answers(qs, bot, episode_id, answerer)
     return {
-        "questions": str(qs.path), "source": str(source), "episode_id": episode_id, "k": k, "answerer": answerer,
+        "questions": str(qs.path),
+        "source": str(source),
+        "episode_id": episode_id,
+        "k": k,
+        "answerer": answerer,
         "retrievers": {n: aggregate(pq) for n, pq in per_retriever.items()},
         "per_kind": {kind: {n: aggregate(pq, ids) for n, pq in per_retriever.items()} for kind, ids in by_kind.items()},
         "refusal": answers["refusal"],
@@ -201,24 +245,3 @@ def run_eval(settings: Settings, questions: str | Path | None = None, retrievers
         "refusal_threshold": settings.refusal_threshold,
         "seconds": round(time.perf_counter() - started, 1),
     }
-
-
-SUMMARY_KEYS = ("retrievers", "refusal", "citations_valid", "answer_points", "per_kind")
-
-
-def run_eval_command(args, settings: Settings) -> int:
-    from .questions import QuestionFileError
-    from .report import print_summary, write_report
-
-    names = RETRIEVERS if args.retriever == "all" else (args.retriever,)
-    try:
-        result = run_eval(settings, args.questions, names, args.k, args.answerer, progress=True)
-    except (QuestionFileError, EvalError) as e:
-        print(f"episode-assistant: {e}", file=sys.stderr)
-        return 2
-    if args.json_file:
-        Path(args.json_file).write_text(json.dumps({k: result[k] for k in SUMMARY_KEYS}, indent=2) + "\n")
-    if args.report:
-        write_report(result, Path(args.report))
-    print_summary(result, calibration=args.calibrate)
-    return 0

@@ -1,5 +1,6 @@
 """Shared fixtures: the bundled episode, settings pointing at temporary stores, and one store
 with the bundled episode ingested (embedding takes seconds, so it is built once per session)."""
+
 from __future__ import annotations
 
 import os

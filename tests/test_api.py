@@ -1,6 +1,7 @@
 """The FastAPI app: JSON API and SSE, health, portal security (token, trusted header, CORS,
 frame-ancestors), the question bound and the concurrency limit, gradio_client, a path prefix,
 and the chat's HTML escaping. Extractive answerer throughout: fast and deterministic."""
+
 from __future__ import annotations
 
 import json
@@ -60,10 +61,10 @@ def sse_events(body: str) -> list[tuple[str, dict]]:
 def test_openapi_documents_the_endpoints_and_models(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/ask", "/api/ask/stream", "/healthz"} <= set(spec["paths"])
-    assert {"AskRequest", "AnswerModel", "CitationModel", "Turn", "Health", "ErrorModel"} <= set(spec["components"]["schemas"])
+    assert {"AskRequest", "Answer", "Citation", "Turn", "Health", "ErrorModel"} <= set(spec["components"]["schemas"])
     ask = spec["paths"]["/api/ask"]["post"]
     assert ask["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/AskRequest")
-    assert ask["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/AnswerModel")
+    assert ask["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Answer")
     assert {"401", "413", "503"} <= set(ask["responses"])
     assert "text/event-stream" in spec["paths"]["/api/ask/stream"]["post"]["responses"]["200"]["content"]
     docs = client.get("/docs")
@@ -88,8 +89,15 @@ def test_ask_refuses_what_the_episode_does_not_cover(client):
 
 def test_follow_up_reads_the_history_and_filters_apply(client):
     first = "What do they predict about software engineering agents?"
-    got = client.post("/api/ask", json={"question": "by when?", "history": [{"user": first, "assistant": "..."}],
-                                        "episode": EPISODE_ID, "sections": ["quotes"]}).json()
+    got = client.post(
+        "/api/ask",
+        json={
+            "question": "by when?",
+            "history": [{"user": first, "assistant": "..."}],
+            "episode": EPISODE_ID,
+            "sections": ["quotes"],
+        },
+    ).json()
     assert first in got["standalone_question"] and not got["refused"]
     assert {c["section"] for c in got["citations"]} == {"quotes"}
     assert client.post("/api/ask", json={"question": RL, "answerer": "nope"}).status_code == 422
@@ -125,7 +133,11 @@ def test_answers_wait_for_a_free_slot_then_503(base, bot):
 
 
 def test_healthz(client, base):
-    assert client.get("/healthz").json() == {"status": "ok", "episodes": 1, "chunks": client.app.state.service.store.count()}
+    assert client.get("/healthz").json() == {
+        "status": "ok",
+        "episodes": 1,
+        "chunks": client.app.state.service.store.count(),
+    }
 
     class DownStore:
         def episodes(self):
@@ -141,8 +153,14 @@ def test_healthz(client, base):
 # --- portal security ---------------------------------------------------------------------------
 def test_api_token_guards_api_and_ui(base, bot):
     c = make_client(base, bot, api_token="s3cret")
-    for method, path in (("post", "/api/ask"), ("post", "/api/ask/stream"), ("get", "/"), ("get", "/config"),
-                         ("get", "/gradio_api/info"), ("get", "/docs")):
+    for method, path in (
+        ("post", "/api/ask"),
+        ("post", "/api/ask/stream"),
+        ("get", "/"),
+        ("get", "/config"),
+        ("get", "/gradio_api/info"),
+        ("get", "/docs"),
+    ):
         r = c.request(method, path, json={"question": RL})
         assert r.status_code == 401, path
         assert r.headers["www-authenticate"] == "Bearer"
@@ -194,14 +212,22 @@ def test_cors_only_for_listed_origins(base, bot):
 
 def test_no_allowed_origins_means_same_origin_only(client):
     for path in ("/api/ask", "/config", "/gradio_api/info"):
-        r = client.request("POST" if path == "/api/ask" else "GET", path, json={"question": RL},
-                           headers={"Origin": "https://evil.example"})
+        r = client.request(
+            "POST" if path == "/api/ask" else "GET",
+            path,
+            json={"question": RL},
+            headers={"Origin": "https://evil.example"},
+        )
         assert "access-control-allow-origin" not in r.headers, path
 
 
 def test_frame_ancestors_on_every_response(client, base, bot):
-    for r in (client.get("/"), client.get("/healthz"), client.post("/api/ask", json={"question": "x" * 5000}),
-              client.get("/no-such-page")):
+    for r in (
+        client.get("/"),
+        client.get("/healthz"),
+        client.post("/api/ask", json={"question": "x" * 5000}),
+        client.get("/no-such-page"),
+    ):
         assert r.headers["content-security-policy"] == "frame-ancestors 'self'"
     c = make_client(base, bot, frame_ancestors=f"'self' {PORTAL}", api_token="s3cret")
     assert c.get("/").status_code == 401
@@ -215,8 +241,13 @@ def test_gradio_client_round_trip_with_token(base, bot):
     app = create_app(base.model_copy(update={"api_token": "s3cret"}), bot)
     with running_app(app) as url:
         assert requests.get(f"{url}/gradio_api/info", timeout=10).status_code == 401
-        client = Client(url + "/", headers={"Authorization": "Bearer s3cret"}, verbose=False,
-                        download_files=False, analytics_enabled=False)
+        client = Client(
+            url + "/",
+            headers={"Authorization": "Bearer s3cret"},
+            verbose=False,
+            download_files=False,
+            analytics_enabled=False,
+        )
         answer = client.predict(question=RL, api_name="/answer")
         assert answer == bot.ask(RL).to_dict()
         html = client.predict(RL, "", [], "extractive", api_name="/ask")
@@ -246,10 +277,24 @@ def test_serve_indexes_an_empty_store_and_honours_root_path(tmp_path):
     write_xss_episode(episodes)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
-    env.update(EPISODE_ASSISTANT_EPISODES_DIR=str(episodes), EPISODE_ASSISTANT_ANSWERER="extractive",
-               HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
-    cmd = [sys.executable, "-m", "assistant.cli", "--db", str(tmp_path / "db"), "serve", "--port", str(port),
-           "--root-path", "/assistant"]
+    env.update(
+        EPISODE_ASSISTANT_EPISODES_DIR=str(episodes),
+        EPISODE_ASSISTANT_ANSWERER="extractive",
+        HF_HUB_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "cli",
+        "--db",
+        str(tmp_path / "db"),
+        "serve",
+        "--port",
+        str(port),
+        "--root-path",
+        "/assistant",
+    ]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/assistant"
     try:
@@ -264,7 +309,9 @@ def test_serve_indexes_an_empty_store_and_honours_root_path(tmp_path):
                 time.sleep(0.3)
         assert health.json() == {"status": "ok", "episodes": 1, "chunks": health.json()["chunks"]}
         assert requests.get(f"{url}/", timeout=10).status_code == 200
-        got = requests.post(f"{url}/api/ask", json={"question": "What does the best sourdough starter need?"}, timeout=60).json()
+        got = requests.post(
+            f"{url}/api/ask", json={"question": "What does the best sourdough starter need?"}, timeout=60
+        ).json()
         assert got["citations"][0]["id"] == "0123456789abcdef/quotes/0"
     finally:
         proc.terminate()
@@ -277,8 +324,19 @@ def test_serve_indexes_an_empty_store_and_honours_root_path(tmp_path):
 
 # --- the chat's HTML ------------------------------------------------------------------------------
 def test_chat_html_escapes_episode_text():
-    c = Citation(marker=1, id="e/quotes/0", episode_id="e", section="quotes", index=0, text=f"starter {XSS}",
-                 line_start=10, line_end=12, transcript_position=1234, relevance_score=9.0, file="/x/000_e.txt")
+    c = Citation(
+        marker=1,
+        id="e/quotes/0",
+        episode_id="e",
+        section="quotes",
+        index=0,
+        text=f"starter {XSS}",
+        line_start=10,
+        line_end=12,
+        transcript_position=1234,
+        relevance_score=9.0,
+        file="/x/000_e.txt",
+    )
     html = render.answer_html(Answer("q", "q", f"“starter {XSS}” [1]", False, [c]))
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "\n\n" not in html  # one HTML block: markdown must not re-read the text
@@ -290,13 +348,16 @@ def test_chat_html_escapes_episode_text():
 
 def test_history_turns_from_gradio_messages():
     answer_html = render.answer_html(Answer("q", "q", "Agents improve fast. [1]", False, []))
-    messages = [{"role": "user", "content": "What do they predict about software engineering agents?"},
-                {"role": "assistant", "content": answer_html},
-                {"role": "user", "content": [{"type": "text", "text": "by when?"}]},
-                {"role": "assistant", "content": render.notice_html("Not covered: x")}]
+    messages = [
+        {"role": "user", "content": "What do they predict about software engineering agents?"},
+        {"role": "assistant", "content": answer_html},
+        {"role": "user", "content": [{"type": "text", "text": "by when?"}]},
+        {"role": "assistant", "content": render.notice_html("Not covered: x")},
+    ]
     assert history_turns(messages) == [
         {"user": "What do they predict about software engineering agents?", "assistant": "Agents improve fast. [1]"},
-        {"user": "by when?", "assistant": "Not covered: x"}]
+        {"user": "by when?", "assistant": "Not covered: x"},
+    ]
 
 
 def test_portal_example_is_offline_and_configurable():

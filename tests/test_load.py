@@ -7,6 +7,7 @@ barrier, twice, in two orders). Every concurrent request must get 200 and exactl
 got alone: same citation ids in the same order, same text, its own question echoed back; so no
 answer carries another request's citations.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,23 +29,40 @@ from conftest import ROOT
 from ui_helpers import free_port
 
 BIN = Path(sys.executable).parent
-CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "assistant.cli"]
+CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "cli"]
 HOST = "127.0.0.1"
 N = 32
 # used besides the eval set's questions when those give fewer than N distinct citation lists
-EXTRA = ["What is mechanistic interpretability?", "What do they say about Anthropic?", "What is said about Google?",
-         "Who is Sam Rodriguez?", "What about the Pulitzer Prize?", "What do they say about the Nobel Prize?",
-         "How many synapses does the human brain have?", "What happens with taxes and TurboTax?",
-         "What is backtracking in RL?", "What about robotics companies?", "What is said about data centers?",
-         "What are the tags of the episode?", "How long is the episode?", "What about AlphaGo?",
-         "Where does Scale AI's revenue come up?", "What is the bitter lesson?", "What about Claude 3 Sonnet features?",
-         "What about long-running agentic performance?", "What is said about unit tests?", "What about computer use?",
-         "What is the biggest change in the past year?", "What did they say about OpenAI's compute multiplier?",
-         "How do models do on Pokemon?", "What about boilerplate website code?", "What about misalignment?"]
+EXTRA = [
+    "What is mechanistic interpretability?",
+    "What do they say about Anthropic?",
+    "What is said about Google?",
+    "Who is Sam Rodriguez?",
+    "What about the Pulitzer Prize?",
+    "What do they say about the Nobel Prize?",
+    "How many synapses does the human brain have?",
+    "What happens with taxes and TurboTax?",
+    "What is backtracking in RL?",
+    "What about robotics companies?",
+    "What is said about data centers?",
+    "What are the tags of the episode?",
+    "How long is the episode?",
+    "What about AlphaGo?",
+    "Where does Scale AI's revenue come up?",
+    "What is the bitter lesson?",
+    "What about Claude 3 Sonnet features?",
+    "What about long-running agentic performance?",
+    "What is said about unit tests?",
+    "What about computer use?",
+    "What is the biggest change in the past year?",
+    "What did they say about OpenAI's compute multiplier?",
+    "How do models do on Pokemon?",
+    "What about boilerplate website code?",
+    "What about misalignment?",
+]
 
 
 pytestmark = pytest.mark.usefixtures("timed")
-
 
 
 @pytest.fixture
@@ -54,12 +72,23 @@ def server(timed, indexed_settings, tmp_path):
     shutil.copytree(indexed_settings.db, db)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
-               TOKENIZERS_PARALLELISM="false", EPISODE_ASSISTANT_ANSWERER="extractive")
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        TOKENIZERS_PARALLELISM="false",
+        EPISODE_ASSISTANT_ANSWERER="extractive",
+    )
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([*CLI, "--db", str(db), "serve", "--host", HOST, "--port", str(port)], stdout=out,
-                                stderr=subprocess.STDOUT, env=env, cwd=tmp_path, start_new_session=True)
+        proc = subprocess.Popen(
+            [*CLI, "--db", str(db), "serve", "--host", HOST, "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
     url = f"http://{HOST}:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -88,8 +117,11 @@ def server(timed, indexed_settings, tmp_path):
 
 def candidate_questions() -> list[str]:
     data = yaml.safe_load((ROOT / "eval" / "questions.yaml").read_text(encoding="utf-8"))
-    asked = [q["question"] for q in data["questions"]
-             if not q.get("history") and q.get("kind") not in ("unanswerable", "followup")]
+    asked = [
+        q["question"]
+        for q in data["questions"]
+        if not q.get("history") and q.get("kind") not in ("unanswerable", "followup")
+    ]
     return list(dict.fromkeys(asked + EXTRA))
 
 
@@ -122,7 +154,7 @@ def test_32_concurrent_asks_each_get_their_own_answer(server, timed):
     for round_, order in enumerate((questions, random.Random(32).sample(questions, N))):
         barrier = threading.Barrier(N, timeout=60)
 
-        def together(q: str):
+        def together(q: str, barrier=barrier):
             barrier.wait()  # all 32 requests leave at once
             started = time.monotonic()
             status, answer = ask(server, q)
@@ -138,5 +170,7 @@ def test_32_concurrent_asks_each_get_their_own_answer(server, timed):
             assert signature(answer) == signature(alone[q]), (q, signature(answer), signature(alone[q]))
             assert answer == alone[q], q  # text, markers, positions, scores: all as when asked alone
         latencies = sorted(t for *_, t in results)
-        timed(f"round {round_ + 1}: {N} concurrent asks in {wall:.2f} s "
-              f"(latency median {latencies[N // 2]:.2f} s, max {latencies[-1]:.2f} s)")
+        timed(
+            f"round {round_ + 1}: {N} concurrent asks in {wall:.2f} s "
+            f"(latency median {latencies[N // 2]:.2f} s, max {latencies[-1]:.2f} s)"
+        )

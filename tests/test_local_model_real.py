@@ -1,12 +1,14 @@
 """The bundled local model for real (slow: the server starts in ~5 s, an answer takes ~10 s on 2 cores).
 Skipped when xllamacpp or the model parts are not installed."""
+
 from __future__ import annotations
 
 import pytest
 
 from assistant.answerers.llm import LLMAnswerer
 from assistant.chain import EpisodeAssistant
-from assistant.local_llm import LocalLLMServer, local_model_available
+from assistant.local_llm import LocalLLMServer
+from assistant.local_model import local_model_available
 from vectorstore.verify import citation_is_valid
 
 pytestmark = [
@@ -25,6 +27,7 @@ def local_settings(indexed_settings):
 def test_off_topic_question_is_refused_without_starting_the_model(local_settings, monkeypatch):
     def start(self):
         raise AssertionError("the local model was started for a refused question")
+
     monkeypatch.setattr(LocalLLMServer, "start", start)
     answer = EpisodeAssistant(local_settings).ask("Who won the NBA championship this year?", answerer="llm")
     assert answer.refused and answer.citations == []
@@ -49,7 +52,11 @@ def test_followup_rewrite_by_the_model(local_settings, monkeypatch):
     import assistant.answerers.llm as llm
 
     monkeypatch.setattr(llm, "REWRITE_TIMEOUT", 120.0)
-    history = [{"user": "What do they predict about software engineering agents?",
-                "assistant": "By this time next year, agents that can do a junior engineer's day of work [1]."}]
+    history = [
+        {
+            "user": "What do they predict about software engineering agents?",
+            "assistant": "By this time next year, agents that can do a junior engineer's day of work [1].",
+        }
+    ]
     rewritten = LLMAnswerer(local_settings).rewrite("and computer use?", history)
     assert rewritten is not None and rewritten.endswith("?") and "computer use" in rewritten.lower()

@@ -1,7 +1,9 @@
 """Hybrid retrieval: fusion, duplicate collapse, filters, BM25 refresh."""
+
 import pytest
 
-from assistant.retriever import BM25Index, Hit, HybridRetriever, SearchFilter, collapse_duplicates
+from assistant.retriever import BM25Index, Hit, HybridRetriever, collapse_duplicates
+from vectorstore.filters import SearchFilter
 
 from conftest import EPISODE_ID
 
@@ -25,7 +27,9 @@ def test_hybrid_finds_the_rl_quotes(retriever):
 def test_fusion_is_weighted_rrf(indexed_store):
     dense = HybridRetriever(store=indexed_store, k=5, mode="dense").search(RL_QUESTION, k=40)
     bm25 = HybridRetriever(store=indexed_store, k=5, mode="bm25").search(RL_QUESTION, k=40)
-    fused = HybridRetriever(store=indexed_store, k=5, rrf_k=60, collapse_duplicates=False).search(RL_QUESTION)
+    fused = HybridRetriever(store=indexed_store, k=5, rrf_k=60, bm25_weight=1.0, collapse_duplicates=False).search(
+        RL_QUESTION
+    )
     dense_rank = {h.id: r for r, h in enumerate(dense.hits)}
     bm25_rank = {h.id: r for r, h in enumerate(bm25.hits)}
     for h in fused.hits:
@@ -57,8 +61,12 @@ def test_near_duplicates_collapse_into_alternates(retriever, indexed_store):
 
 
 def test_collapse_keeps_first_of_each_group():
-    hits = [Hit("e/quotes/1", "", {"episode_id": "e", "dup_group": 1}), Hit("e/quotes/2", "", {"episode_id": "e"}),
-            Hit("e/quotes/3", "", {"episode_id": "e", "dup_group": 1}), Hit("f/quotes/3", "", {"episode_id": "f", "dup_group": 1})]
+    hits = [
+        Hit("e/quotes/1", "", {"episode_id": "e", "dup_group": 1}),
+        Hit("e/quotes/2", "", {"episode_id": "e"}),
+        Hit("e/quotes/3", "", {"episode_id": "e", "dup_group": 1}),
+        Hit("f/quotes/3", "", {"episode_id": "f", "dup_group": 1}),
+    ]
     kept = collapse_duplicates(hits)
     assert [h.id for h in kept] == ["e/quotes/1", "e/quotes/2", "f/quotes/3"]
     assert kept[0].alternates == ["e/quotes/3"]
@@ -77,8 +85,13 @@ def test_filters(indexed_store, mode):
 
 def test_filter_predicate_and_where_agree():
     f = SearchFilter(episode="e", sections=("quotes", "summary"), min_relevance=5)
-    assert f.where() == {"$and": [{"episode_id": "e"}, {"section": {"$in": ["quotes", "summary"]}},
-                                  {"$or": [{"section": {"$ne": "quotes"}}, {"relevance_score": {"$gte": 5}}]}]}
+    assert f.where() == {
+        "$and": [
+            {"episode_id": "e"},
+            {"section": {"$in": ["quotes", "summary"]}},
+            {"$or": [{"section": {"$ne": "quotes"}}, {"relevance_score": {"$gte": 5}}]},
+        ]
+    }
     assert f.matches({"episode_id": "e", "section": "summary"})
     assert not f.matches({"episode_id": "e", "section": "quotes", "relevance_score": 4})
     assert not f.matches({"episode_id": "x", "section": "quotes", "relevance_score": 9})
@@ -86,8 +99,9 @@ def test_filter_predicate_and_where_agree():
 
 
 def test_bm25_tokenisation_handles_case_punctuation_and_stop_words():
-    index = BM25Index(["a", "b", "c"], ["Sample-efficiency of RL!", "The the the of and", "weather report"],
-                      [{}, {}, {}])
+    index = BM25Index(
+        ["a", "b", "c"], ["Sample-efficiency of RL!", "The the the of and", "weather report"], [{}, {}, {}]
+    )
     assert [i for i, _ in index.search("SAMPLE efficient?", 5, SearchFilter())] == [0]
     assert index.search("the of and", 5, SearchFilter()) == []
 

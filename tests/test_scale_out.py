@@ -10,6 +10,7 @@ asked through B cites that episode. Then a second episode is ingested by a third
 both servers run, and both answer from it: the BM25 index follows the store revision, not the
 process's own writes. Extractive answerer throughout (deterministic, no model).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,11 +25,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ROOT
 from ui_helpers import free_port
 
 BIN = Path(sys.executable).parent
-CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "assistant.cli"]
+CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() else [sys.executable, "-m", "cli"]
 CHROMA = BIN / "chroma"
 HOST = "127.0.0.1"
 
@@ -104,11 +104,16 @@ Q_BEES = "How do beekeepers stop a honeybee colony from swarming?"
 pytestmark = pytest.mark.usefixtures("timed")
 
 
-
 def base_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
-               TOKENIZERS_PARALLELISM="false", ANONYMIZED_TELEMETRY="False", EPISODE_ASSISTANT_ANSWERER="extractive")
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        TOKENIZERS_PARALLELISM="false",
+        ANONYMIZED_TELEMETRY="False",
+        EPISODE_ASSISTANT_ANSWERER="extractive",
+    )
     env.update(extra)
     return env
 
@@ -167,12 +172,27 @@ def chroma_server(tmp_path):
         pytest.skip("the chroma CLI is not installed")
     port = free_port()
     log = tmp_path / "chroma.log"
-    cmd = [str(CHROMA if CHROMA.exists() else shutil.which("chroma")), "run", "--path", str(tmp_path / "chroma-data"),
-           "--host", HOST, "--port", str(port)]
+    cmd = [
+        str(CHROMA if CHROMA.exists() else shutil.which("chroma")),
+        "run",
+        "--path",
+        str(tmp_path / "chroma-data"),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
     with started(cmd, log, base_env(), tmp_path) as proc:
         # the client connects when it is made, so it is made inside the check
-        wait_until(lambda: chromadb.HttpClient(host=HOST, port=port, settings=Settings(anonymized_telemetry=False))
-                   .heartbeat(), "chroma heartbeat", 60, proc, log)
+        wait_until(
+            lambda: chromadb.HttpClient(
+                host=HOST, port=port, settings=Settings(anonymized_telemetry=False)
+            ).heartbeat(),
+            "chroma heartbeat",
+            60,
+            proc,
+            log,
+        )
         yield f"http://{HOST}:{port}"
 
 
@@ -190,6 +210,7 @@ def healthy(base: str, episodes: int):
     def check():
         r = requests.get(f"{base}/healthz", timeout=5)
         return r.status_code == 200 and r.json()["episodes"] >= episodes and r.json()
+
     return check
 
 
@@ -207,8 +228,10 @@ def test_two_servers_share_one_chroma_server(chroma_server, tmp_path, timed):
     a_url, b_url = f"http://{HOST}:{port_a}", f"http://{HOST}:{port_b}"
     serve = [*CLI, "--chroma-url", url, "serve", "--host", HOST, "--port"]
     log_a, log_b = tmp_path / "serve-a.log", tmp_path / "serve-b.log"
-    with started([*serve, str(port_a)], log_a, base_env(EPISODE_ASSISTANT_EPISODES_DIR=str(a_dir)), tmp_path) as a, \
-         started([*serve, str(port_b)], log_b, base_env(EPISODE_ASSISTANT_EPISODES_DIR=str(b_dir)), tmp_path) as b:
+    with (
+        started([*serve, str(port_a)], log_a, base_env(EPISODE_ASSISTANT_EPISODES_DIR=str(a_dir)), tmp_path) as a,
+        started([*serve, str(port_b)], log_b, base_env(EPISODE_ASSISTANT_EPISODES_DIR=str(b_dir)), tmp_path) as b,
+    ):
         # A indexes its one episode into the empty store; B has nothing of its own to index
         wait_until(healthy(a_url, 1), "serve A healthy with its episode", 180, a, log_a)
         health_b = wait_until(healthy(b_url, 1), "serve B healthy, seeing A's episode", 180, b, log_b)
@@ -224,8 +247,14 @@ def test_two_servers_share_one_chroma_server(chroma_server, tmp_path, timed):
         assert BEES_ID not in cited_episodes(before)
 
         # a third process writes while both servers run
-        proc = subprocess.run([*CLI, "--chroma-url", url, "ingest", "--json", "--no-progress", str(bees)],
-                              capture_output=True, text=True, timeout=300, env=base_env(), cwd=tmp_path)
+        proc = subprocess.run(
+            [*CLI, "--chroma-url", url, "ingest", "--json", "--no-progress", str(bees)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=base_env(),
+            cwd=tmp_path,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         timed("second episode ingested by a third process")
 
@@ -243,7 +272,9 @@ def test_two_servers_share_one_chroma_server(chroma_server, tmp_path, timed):
 
         for name, base in (("B", b_url), ("A", a_url)):
             # dense retrieval sees the new chunks at once; BM25 after its revision check (1 s)
-            answer = wait_until(lambda: bm25_sees_bees(base), f"serve {name} citing the new episode through BM25", 30)
+            answer = wait_until(
+                lambda base=base: bm25_sees_bees(base), f"serve {name} citing the new episode through BM25", 30
+            )
             assert not answer["refused"]
             assert f"{BEES_ID}/quotes/0" in {c["id"] for c in answer["citations"]}, answer["citations"]
             assert requests.get(f"{base}/healthz", timeout=5).json()["episodes"] == 2

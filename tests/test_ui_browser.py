@@ -1,5 +1,6 @@
 """The chat in a real browser (headless Debian chromium via playwright): embedded in the example
 portal with a token, and episode text carrying HTML that must show as text."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,10 @@ from ui_helpers import XSS, artifacts_dir, chromium, running_app, static_files, 
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("chromium") is None,
-                       reason="Debian chromium is not installed (apt-get install -y chromium chromium-driver)"),
+    pytest.mark.skipif(
+        shutil.which("chromium") is None,
+        reason="Debian chromium is not installed (apt-get install -y chromium chromium-driver)",
+    ),
 ]
 expect = pytest.importorskip("playwright.sync_api").expect
 TIMEOUT = 60_000  # ms; answers take well under a second, the first page load a few seconds
@@ -39,8 +42,9 @@ def test_portal_embeds_the_chat_with_a_token(indexed_settings, tmp_path):
     portal.mkdir()
     shutil.copy(ROOT / "ui" / "portal_example.html", portal / "index.html")
     with static_files(portal) as portal_url:
-        settings = indexed_settings.model_copy(update={
-            "answerer": "extractive", "api_token": "s3cret", "frame_ancestors": portal_url})
+        settings = indexed_settings.model_copy(
+            update={"answerer": "extractive", "api_token": "s3cret", "frame_ancestors": portal_url}
+        )
         with running_app(create_app(settings)) as app_url, chromium(tmp_path) as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             hosts = set()
@@ -77,8 +81,9 @@ def test_episode_html_shows_as_text(settings, tmp_path):
     from vectorstore.store import EpisodeStore
 
     settings = settings.model_copy(update={"answerer": "extractive"})
-    assert [r.status for r in ingest([write_xss_episode(tmp_path / "episodes")], EpisodeStore(settings),
-                                     progress=False)] == ["added"]
+    assert [
+        r.status for r in ingest([write_xss_episode(tmp_path / "episodes")], EpisodeStore(settings), progress=False)
+    ] == ["added"]
     with running_app(create_app(settings)) as app_url, chromium(tmp_path) as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         dialogs = []
@@ -96,7 +101,13 @@ def test_episode_html_shows_as_text(settings, tmp_path):
         page.wait_for_timeout(500)  # give a broken image's onerror time to fire
         page.screenshot(path=str(artifacts_dir() / "episode-html-as-text.png"), full_page=True)
         assert page.locator("img[src='x']").count() == 0
-        assert page.evaluate("() => [...document.querySelectorAll('img')].filter(i => i.getAttribute('src') === 'x' || i.hasAttribute('onerror')).length") == 0
+        assert (
+            page.evaluate(
+                "() => [...document.querySelectorAll('img')]"
+                ".filter(i => i.getAttribute('src') === 'x' || i.hasAttribute('onerror')).length"
+            )
+            == 0
+        )
         assert dialogs == []
 
 
@@ -112,7 +123,9 @@ def test_web_component_from_the_app_under_a_prefix(indexed_settings, tmp_path):
             app = f"{app_url}/assistant"
             (portal / "index.html").write_text(
                 f'<!doctype html><h1>Portal</h1><script type="module" src="{app}/gradio.js"></script>'
-                f'<gradio-app src="{app}/"></gradio-app>', encoding="utf-8")
+                f'<gradio-app src="{app}/"></gradio-app>',
+                encoding="utf-8",
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(f"{portal_url}/index.html")
             expect(page.get_by_test_id("textbox")).to_be_visible(timeout=TIMEOUT)

@@ -1,5 +1,6 @@
 """Helpers for the UI/API tests: real servers on 127.0.0.1 (free ports, bounded start/stop), the
 headless Debian chromium, and a small episode file whose quote carries an HTML payload."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,15 @@ from pathlib import Path
 
 import uvicorn
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -30,8 +38,11 @@ def running_app(app, timeout: float = 30.0):
     """Serve an ASGI app with uvicorn in a thread; yields its base URL (no trailing slash)."""
     port = free_port()
     # a short graceful-shutdown window: Gradio's open SSE streams would otherwise hold it open
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=2))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
@@ -85,7 +96,8 @@ def write_xss_episode(folder: Path) -> Path:
     """A valid episode whose title, summary and quote carry an HTML/script payload."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "000_0123456789abcdef.txt"
-    path.write_text(f"""---
+    path.write_text(
+        f"""---
 title: 'Kitchen gadgets {XSS}'
 date: 2025-01-01
 summary: |
@@ -98,7 +110,9 @@ quotes:
   topic: Baking
 ---
 <!-- body -->
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 

@@ -3,6 +3,7 @@
 The request and response models are what ``/docs`` shows; the answer object is
 ``assistant.answer.Answer.to_dict()``, the same one the CLI prints with ``ask --json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.answer import Answer
 from assistant.answerers import ANSWERER_NAMES
-from assistant.chain import QuestionError
+from assistant.errors import QuestionError
+from assistant.query import Query
 from vectorstore.chunks import SECTIONS
 
 from .service import AnswerService, Busy
@@ -35,41 +37,23 @@ class Turn(BaseModel):
 
 
 class AskRequest(BaseModel):
-    question: str = Field(description="the question; longer than max_question_chars -> 413",
-                          examples=["What has changed in the past year with RL and language models?"])
-    history: list[Turn] = Field(default_factory=list, max_length=100,
-                                description="earlier turns, oldest first; follow-ups are read against them")
+    question: str = Field(
+        description="the question; longer than max_question_chars -> 413",
+        examples=["What has changed in the past year with RL and language models?"],
+    )
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="earlier turns, oldest first; follow-ups are read against them",
+    )
     episode: str | None = Field(None, description="only this episode id (see /healthz and `episode-assistant list`)")
     answerer: AnswererName | None = Field(None, description="default: the server's answerer setting")
     sections: list[Section] | None = Field(None, description="only these sections of the episode files")
 
-
-class CitationModel(BaseModel):
-    marker: int = Field(description="the [n] in the answer text")
-    id: str = Field(description="{episode_id}/{section}/{index}: the item's place in the episode file")
-    episode_id: str
-    section: str
-    index: int
-    text: str = Field(description="the cited source text, verbatim")
-    line_start: int = Field(description="first line of the item in the episode file (1-based)")
-    line_end: int
-    transcript_position: int | None = Field(None, description="character offset into the transcript, when known")
-    score: float | None = Field(None, description="retrieval score")
-    file: str | None = None
-    relevance_score: float | None = Field(None, description="the episode file's own relevance rating (quotes)")
-    topic: str | None = None
-    name: str | None = None
-    alternates: list[str] = Field(default_factory=list, description="near-duplicate items saying the same")
-
-
-class AnswerModel(BaseModel):
-    question: str
-    standalone_question: str = Field(description="the question as searched (follow-ups rewritten)")
-    answer: str = Field(description="answer text with [n] markers, or the 'not covered' message")
-    refused: bool = Field(description="true when the episodes do not cover the question")
-    citations: list[CitationModel]
-    answerer: str
-    notes: list[str]
+    def to_query(self) -> Query:
+        return Query(
+            self.question, tuple(t.model_dump() for t in self.history), self.episode, self.answerer, self.sections
+        )
 
 
 class Health(BaseModel):
@@ -82,9 +66,11 @@ class ErrorModel(BaseModel):
     detail: str
 
 
-ERRORS = {401: {"model": ErrorModel, "description": "missing token or trusted-user header"},
-          413: {"model": ErrorModel, "description": "question longer than max_question_chars"},
-          503: {"model": ErrorModel, "description": "all answer slots busy, or the store unreachable"}}
+ERRORS = {
+    401: {"model": ErrorModel, "description": "missing token or trusted-user header"},
+    413: {"model": ErrorModel, "description": "question longer than max_question_chars"},
+    503: {"model": ErrorModel, "description": "all answer slots busy, or the store unreachable"},
+}
 
 STREAM_DOC = """Server-sent events: `token` events (`{"type": "token", "text": ...}`) while the answer is
 produced, then one `answer` event (`{"type": "answer", "answer": <answer object>}`) whose text
@@ -104,33 +90,40 @@ def _http_error(e: Exception) -> HTTPException:
 def _event(event: dict) -> dict:
     if event["type"] == "answer":
         answer: Answer = event["answer"]
-        return {"event": "answer", "data": json.dumps({"type": "answer", "answer": answer.to_dict()}, ensure_ascii=False)}
+        return {
+            "event": "answer",
+            "data": json.dumps({"type": "answer", "answer": answer.to_dict()}, ensure_ascii=False),
+        }
     return {"event": event["type"], "data": json.dumps(event, ensure_ascii=False)}
-
-
-def _args(req: AskRequest) -> dict:
-    return {"history": [t.model_dump() for t in req.history], "episode": req.episode,
-            "answerer": req.answerer, "sections": req.sections}
 
 
 def api_router(service: AnswerService) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/ask", response_model=AnswerModel, responses=ERRORS, tags=["answers"],
-                 summary="Answer a question with citations")
+    @router.post(
+        "/api/ask",
+        response_model=Answer,
+        responses=ERRORS,
+        tags=["answers"],
+        summary="Answer a question with citations",
+    )
     async def ask(req: AskRequest) -> dict:
         try:
             service.check(req.question)
-            answer = await run_in_threadpool(service.ask, req.question, **_args(req))
+            answer = await run_in_threadpool(service.ask, req.to_query())
         except Exception as e:
             raise _http_error(e) from None
         return answer.to_dict()
 
-    @router.post("/api/ask/stream", responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}, **ERRORS},
-                 tags=["answers"], summary="Answer a question, streamed as server-sent events",
-                 response_class=EventSourceResponse)
+    @router.post(
+        "/api/ask/stream",
+        responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}, **ERRORS},
+        tags=["answers"],
+        summary="Answer a question, streamed as server-sent events",
+        response_class=EventSourceResponse,
+    )
     async def ask_stream(req: AskRequest):
-        events = service.stream(req.question, **_args(req))
+        events = service.stream(req.to_query())
         try:
             service.check(req.question)
             # the first event is produced before the response starts, so a busy server or a bad
@@ -141,8 +134,13 @@ def api_router(service: AnswerService) -> APIRouter:
             raise _http_error(e) from None
         return EventSourceResponse(_relay(first, events))
 
-    @router.get("/healthz", response_model=Health, responses={503: {"model": Health}}, tags=["service"],
-                summary="Store reachable? How many episodes and chunks?")
+    @router.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: {"model": Health}},
+        tags=["service"],
+        summary="Store reachable? How many episodes and chunks?",
+    )
     async def healthz():
         try:
             counts = await run_in_threadpool(service.health)

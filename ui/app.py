@@ -14,6 +14,7 @@ Routes (all under ``root_path`` when one is given):
 Middleware, outermost first: RootPath (prefix handling) -> SecurityHeaders (CSP frame-ancestors
 on every response) -> CORS (the allowed origins) -> AuthMiddleware (token / trusted header).
 """
+
 from __future__ import annotations
 
 from importlib import metadata
@@ -26,7 +27,7 @@ from assistant.chain import EpisodeAssistant
 
 from .api import api_router
 from .chat import CSS, TITLE, build_chat, gr
-from .security import AuthMiddleware, Guard, RootPath, SecurityHeaders, add_cors
+from .security import AuthMiddleware, PortalAuth, RootPath, SecurityHeaders, add_cors
 from .service import AnswerService
 
 # Gradio's web-component loader; it imports the hashed bundle from ./assets/, which the mounted
@@ -44,9 +45,12 @@ def _version() -> str:
 def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path: str = "") -> FastAPI:
     root_path = root_path.rstrip("/")
     service = AnswerService(assistant or EpisodeAssistant(settings), settings.max_concurrent_answers)
-    app = FastAPI(title=TITLE, version=_version(),
-                  description="Answers questions about podcast episodes, citing positions in the episode files. "
-                              "The chat UI is at `/`; see docs/embedding.md for embedding and auth.")
+    app = FastAPI(
+        title=TITLE,
+        version=_version(),
+        description="Answers questions about podcast episodes, citing positions in the episode files. "
+        "The chat UI is at `/`; see docs/embedding.md for embedding and auth.",
+    )
     app.state.service = service
     app.include_router(api_router(service))
 
@@ -55,9 +59,17 @@ def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path
         return FileResponse(GRADIO_JS, media_type="text/javascript")
 
     # Mounted last: the routes above take precedence over Gradio's catch-all mount at "/".
-    gr.mount_gradio_app(app, build_chat(service, settings.answerer), path="/",
-                        auth_dependency=Guard(settings).gradio_dependency(), root_path=root_path or None,
-                        css=CSS, footer_links=["api", "settings"], ssr_mode=False, max_file_size="1mb")
+    gr.mount_gradio_app(
+        app,
+        build_chat(service, settings.answerer),
+        path="/",
+        auth_dependency=PortalAuth(settings).gradio_dependency(),
+        root_path=root_path or None,
+        css=CSS,
+        footer_links=["api", "settings"],
+        ssr_mode=False,
+        max_file_size="1mb",
+    )
 
     app.add_middleware(AuthMiddleware, settings=settings, root_path=root_path)
     add_cors(app, settings)

@@ -6,6 +6,7 @@ Gradio endpoints (stable names for ``gradio_client``):
 * ``/answer``: ``(question, history, episode, answerer, sections) -> answer object`` (a dict, the
   same as ``POST /api/ask``), for scripts that want data rather than HTML.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from assistant.answerers import ANSWERER_NAMES  # noqa: E402
-from assistant.chain import QuestionError  # noqa: E402
+from assistant.errors import QuestionError  # noqa: E402
+from assistant.query import Query  # noqa: E402
+from vectorstore.chunks import SECTION_BY_NAME  # noqa: E402
 
 from . import render  # noqa: E402
 from .service import AnswerService, Busy  # noqa: E402
@@ -34,8 +37,7 @@ EXAMPLES = [
     "sample efficiency?",
     "What do they say about climate policy?",
 ]
-FILTER_SECTIONS = [("Quotes", "quotes"), ("Companies & people", "companies"), ("Summary", "summary"),
-                   ("Insights", "insights")]
+FILTER_SECTIONS = [(SECTION_BY_NAME[name].label, name) for name in ("quotes", "companies", "summary", "insights")]
 ALL_EPISODES = ""
 
 CSS = """
@@ -91,8 +93,7 @@ def build_chat(service: AnswerService, default_answerer: str = "auto") -> gr.Blo
     def respond(message: str, history: list[dict], episode: str, sections: list[str], answerer: str):
         streamed = ""
         try:
-            for event in service.stream(message, history_turns(history), episode or None, answerer or None,
-                                        sections or None):
+            for event in service.stream(Query(message, history_turns(history), episode, answerer, sections)):
                 if event["type"] == "token":
                     streamed += event["text"]
                     yield render.pending_html(streamed)
@@ -106,24 +107,37 @@ def build_chat(service: AnswerService, default_answerer: str = "auto") -> gr.Blo
             log.exception("chat answer failed")
             yield render.notice_html(f"Sorry, answering failed ({type(e).__name__}). Please try again.", "error")
 
-    def answer(question: str, history: list[dict] | None = None, episode: str | None = None,
-               answerer: str | None = None, sections: list[str] | None = None) -> dict:
+    def answer(
+        question: str,
+        history: list[dict] | None = None,
+        episode: str | None = None,
+        answerer: str | None = None,
+        sections: list[str] | None = None,
+    ) -> dict:
         try:
-            return service.ask(question, history or [], episode or None, answerer or None, sections or None).to_dict()
+            return service.ask(Query(question, history or (), episode, answerer, sections)).to_dict()
         except (QuestionError, Busy) as e:
             raise gr.Error(str(e)) from None
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as demo:
-        gr.Markdown(f"## {TITLE}\nAsk about the indexed podcast episodes. Every answer cites the "
-                    "quotes and notes it comes from; open **Sources** under an answer to see them.")
+        gr.Markdown(
+            f"## {TITLE}\nAsk about the indexed podcast episodes. Every answer cites the "
+            "quotes and notes it comes from; open **Sources** under an answer to see them."
+        )
         with gr.Row(equal_height=True):
             episode = gr.Dropdown(episode_choices(service), value=ALL_EPISODES, label="Episode", scale=3)
             sections = gr.CheckboxGroup(FILTER_SECTIONS, value=[], label="Search only in (none = everything)", scale=3)
             answerer = gr.Radio(list(ANSWERER_NAMES), value=default_answerer, label="Answerer", scale=2)
         gr.ChatInterface(
             respond,
-            chatbot=gr.Chatbot(label="Conversation", latex_delimiters=[], sanitize_html=True,
-                               feedback_options=None, buttons=["copy"], scale=1),
+            chatbot=gr.Chatbot(
+                label="Conversation",
+                latex_delimiters=[],
+                sanitize_html=True,
+                feedback_options=None,
+                buttons=["copy"],
+                scale=1,
+            ),
             additional_inputs=[episode, sections, answerer],
             examples=[[q] for q in EXAMPLES],
             api_name="ask",
@@ -132,9 +146,18 @@ def build_chat(service: AnswerService, default_answerer: str = "auto") -> gr.Blo
             analytics_enabled=False,
             fill_height=True,
         )
-        gr.api(answer, api_name="answer", concurrency_limit=service.limit,
-               api_description="The answer object as data (same as POST /api/ask).")
+        gr.api(
+            answer,
+            api_name="answer",
+            concurrency_limit=service.limit,
+            api_description="The answer object as data (same as POST /api/ask).",
+        )
         # new episodes ingested while the server runs show up on the next page load
-        demo.load(lambda: gr.Dropdown(choices=episode_choices(service)), None, episode, api_visibility="private",
-                  show_progress="hidden")
+        demo.load(
+            lambda: gr.Dropdown(choices=episode_choices(service)),
+            None,
+            episode,
+            api_visibility="private",
+            show_progress="hidden",
+        )
     return demo

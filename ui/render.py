@@ -13,6 +13,7 @@ renderer passes it through as written instead of re-interpreting the (escaped) t
     >>> plain_text(html)
     '“<b>hi</b>” [1]'
 """
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,8 @@ def pending_html(text: str) -> str:
 def notice_html(message: str, kind: str = "refused") -> str:
     """A visibly different reply: "not covered" refusals, errors, a busy server."""
     icon = {"refused": "⚠", "error": "✖", "busy": "⏳"}.get(kind, "ℹ")
-    return f'<div class="ea-notice ea-{escape(kind)}" role="note"><span class="ea-icon">{icon}</span> {_text(message)}</div>'
+    icon_html = f'<span class="ea-icon">{icon}</span>'
+    return f'<div class="ea-notice ea-{escape(kind)}" role="note">{icon_html} {_text(message)}</div>'
 
 
 def source_html(c: Citation) -> str:
@@ -57,17 +59,21 @@ def source_html(c: Citation) -> str:
     if c.topic:
         meta.append(f"topic: {escape(c.topic)}")
     label = f"{escape(c.name)}: " if c.name else ""
-    return (f'<li class="ea-source"><span class="ea-marker">[{c.marker}]</span> '
-            f'<span class="ea-quote">{label}{_text(c.text)}</span>'
-            f'<div class="ea-meta">{" · ".join(meta)}</div></li>')
+    return (
+        f'<li class="ea-source"><span class="ea-marker">[{c.marker}]</span> '
+        f'<span class="ea-quote">{label}{_text(c.text)}</span>'
+        f'<div class="ea-meta">{" · ".join(meta)}</div></li>'
+    )
 
 
 def sources_html(citations: list[Citation]) -> str:
     if not citations:
         return ""
     items = "".join(source_html(c) for c in citations)
-    return (f'<details class="ea-sources"><summary>Sources ({len(citations)})</summary>'
-            f'<ul class="ea-source-list">{items}</ul></details>')
+    return (
+        f'<details class="ea-sources"><summary>Sources ({len(citations)})</summary>'
+        f'<ul class="ea-source-list">{items}</ul></details>'
+    )
 
 
 def answer_html(answer: Answer) -> str:

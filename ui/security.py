@@ -15,6 +15,7 @@
 
 ``/healthz`` stays open for load-balancer probes; it reveals only counts.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,7 @@ def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").replace(",", " ").split() if v.strip()]
 
 
-class Guard:
+class PortalAuth:
     """Decides who a request comes from; ``None`` means it is refused."""
 
     def __init__(self, settings):
@@ -62,7 +63,8 @@ class Guard:
 
     def query_token_ok(self, conn: HTTPConnection) -> bool:
         return bool(self.token) and hmac.compare_digest(
-            conn.query_params.get(TOKEN_PARAM, "").encode(), self.token.encode())
+            conn.query_params.get(TOKEN_PARAM, "").encode(), self.token.encode()
+        )
 
     def user(self, conn: HTTPConnection) -> str | None:
         if self.token and not self._token_ok(conn):
@@ -89,8 +91,11 @@ class SecurityHeaders:
     def __init__(self, app, settings):
         self.app = app
         ancestors = " ".join(split_list(settings.frame_ancestors)) or "'self'"
-        self.headers = {"content-security-policy": f"frame-ancestors {ancestors}",
-                        "x-content-type-options": "nosniff", "referrer-policy": "same-origin"}
+        self.headers = {
+            "content-security-policy": f"frame-ancestors {ancestors}",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "same-origin",
+        }
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -111,33 +116,34 @@ class AuthMiddleware:
 
     def __init__(self, app, settings, root_path: str = ""):
         self.app = app
-        self.guard = Guard(settings)
+        self.auth = PortalAuth(settings)
         self.root_path = root_path.rstrip("/")
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket") or not self.guard.enabled:
+        if scope["type"] not in ("http", "websocket") or not self.auth.enabled:
             return await self.app(scope, receive, send)
         conn = HTTPConnection(scope)
-        route = scope["path"][len(scope.get("root_path", "")):] or "/"
+        route = scope["path"][len(scope.get("root_path", "")) :] or "/"
         if route in PUBLIC_PATHS:
             return await self.app(scope, receive, send)
-        if self.guard.user(conn) is None:
+        if self.auth.user(conn) is None:
             if scope["type"] == "websocket":
                 return await send({"type": "websocket.close", "code": 1008})
-            return await _respond(send, 401, {"detail": self.guard.refusal(conn)}, {"WWW-Authenticate": "Bearer"})
-        if scope["type"] == "http" and scope["method"] == "GET" and self.guard.query_token_ok(conn):
+            return await _respond(send, 401, {"detail": self.auth.refusal(conn)}, {"WWW-Authenticate": "Bearer"})
+        if scope["type"] == "http" and scope["method"] == "GET" and self.auth.query_token_ok(conn):
             return await self._swap_token_for_cookie(scope, send)
         await self.app(scope, receive, send)
 
     async def _swap_token_for_cookie(self, scope, send):
-        query = urlencode([(k, v) for k, v in QueryParams(scope["query_string"].decode()).multi_items()
-                           if k != TOKEN_PARAM])
+        query = urlencode(
+            [(k, v) for k, v in QueryParams(scope["query_string"].decode()).multi_items() if k != TOKEN_PARAM]
+        )
         path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         location = path + (f"?{query}" if query else "")
         # a portal on another site needs SameSite=None (which requires Secure, i.e. https);
         # Partitioned keeps the cookie working where third-party cookies are blocked
         cross_site = "; Secure; SameSite=None; Partitioned" if scope.get("scheme") == "https" else "; SameSite=Lax"
-        cookie = f"{TOKEN_COOKIE}={self.guard.cookie_value()}; Path={self.root_path or '/'}; HttpOnly{cross_site}"
+        cookie = f"{TOKEN_COOKIE}={self.auth.cookie_value()}; Path={self.root_path or '/'}; HttpOnly{cross_site}"
         await _respond(send, 303, None, {"Location": location, "Set-Cookie": cookie, "Cache-Control": "no-store"})
 
 
@@ -151,9 +157,15 @@ async def _respond(send, status: int, body: dict | None, headers: dict[str, str]
 
 def add_cors(app, settings) -> None:
     """Added even with no origins: its presence is what makes Gradio's permissive CORS stand aside."""
-    app.add_middleware(CORSMiddleware, allow_origins=split_list(settings.allowed_origins),
-                       allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"],
-                       expose_headers=["Retry-After"], allow_credentials=False, max_age=600)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=split_list(settings.allowed_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["Retry-After"],
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 class RootPath:

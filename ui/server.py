@@ -1,4 +1,5 @@
 """``episode-assistant serve``: index the bundled episodes if the store is empty, then run uvicorn."""
+
 from __future__ import annotations
 
 import sys
@@ -6,7 +7,7 @@ import sys
 import uvicorn
 
 from assistant.chain import EpisodeAssistant
-from assistant.commands import UserError
+from assistant.errors import UserError
 from vectorstore.ingest import ingest
 from vectorstore.store import EpisodeStore, StoreError
 

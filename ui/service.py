@@ -5,14 +5,16 @@ worker threads; the semaphore bounds how many answers are produced at once which
 question came through. A caller that cannot get a slot within ``wait`` seconds gets ``Busy``
 instead of queueing without bound.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Mapping, Sequence
 
 from assistant.answer import Answer
 from assistant.chain import EpisodeAssistant
+from assistant.query import Query
 
 
 class Busy(RuntimeError):
@@ -43,16 +45,14 @@ class AnswerService:
         """Raises ``QuestionError`` (with its HTTP status) for an empty or over-long question."""
         return self.assistant.check_question(question)
 
-    def ask(self, question: str, history: Sequence[Mapping] | None = None, episode: str | None = None,
-            answerer: str | None = None, sections: Sequence[str] | None = None) -> Answer:
+    def ask(self, query: Query) -> Answer:
         with self.slot():
-            return self.assistant.ask(question, history, episode, answerer, sections)
+            return self.assistant.ask(query)
 
-    def stream(self, question: str, history: Sequence[Mapping] | None = None, episode: str | None = None,
-               answerer: str | None = None, sections: Sequence[str] | None = None) -> Iterator[dict]:
+    def stream(self, query: Query) -> Iterator[dict]:
         """The chain's events; the slot is held until the generator finishes or is closed."""
         with self.slot():
-            yield from self.assistant.stream(question, history, episode, answerer, sections)
+            yield from self.assistant.stream(query)
 
     def health(self) -> dict:
         """Raises whatever the store raises when it cannot be reached."""

@@ -9,15 +9,16 @@ and impact reason, an entity's name and category plus its context, ...).
     >>> chunks[16].id, chunks[16].metadata["relevance_score"]
     ('e8dde77376fc3016/quotes/16', 10.0)
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from .episode import Entity, Episode, Quote
 
-SECTIONS = ("quotes", "companies", "summary", "insights", "overview")
 # A quote inherits an entity's transcript offset when they share at least this many characters:
 # long enough that common phrases ("I think that the") don't match by chance.
 MIN_ANCHOR_OVERLAP = 24
@@ -97,8 +98,9 @@ def _quote_positions(episode: Episode) -> dict[int, int]:
     anchored = [e for e in episode.companies if e.position is not None and e.context]
     # Pre-filter with 16-character shingles: an overlap of >= MIN_ANCHOR_OVERLAP (24) characters
     # always contains a context shingle taken at a step of 4, so nothing that could match is skipped.
-    shingles = [{_norm(e.context)[k : k + 16] for k in range(0, max(1, len(_norm(e.context)) - 15), 4)}
-                for e in anchored]
+    shingles = [
+        {_norm(e.context)[k : k + 16] for k in range(0, max(1, len(_norm(e.context)) - 15), 4)} for e in anchored
+    ]
     out: dict[int, int] = {}
     for q in episode.quotes:
         qn = _norm(q.text)
@@ -114,12 +116,20 @@ def _quote_positions(episode: Episode) -> dict[int, int]:
 
 
 def _base(episode: Episode, section: str, index: int, start: int, end: int) -> dict:
-    return {"episode_id": episode.id, "section": section, "index": index,
-            "line_start": start, "line_end": end, "title": episode.title, "file": episode.file}
+    return {
+        "episode_id": episode.id,
+        "section": section,
+        "index": index,
+        "line_start": start,
+        "line_end": end,
+        "title": episode.title,
+        "file": episode.file,
+    }
 
 
-def _add(chunks: list[Chunk], episode: Episode, section: str, index: int, text: str, md: dict,
-         *enrichment: str | None) -> None:
+def _add(
+    chunks: list[Chunk], episode: Episode, section: str, index: int, text: str, md: dict, *enrichment: str | None
+) -> None:
     """One chunk; ``enrichment`` (topic, impact reason, entity name) is searched, never cited."""
     extra = " ".join(x for x in enrichment if x)
     if extra:
@@ -127,9 +137,7 @@ def _add(chunks: list[Chunk], episode: Episode, section: str, index: int, text: 
     chunks.append(Chunk(citation_id(episode.id, section, index), text, f"{text}\n{extra}".strip(), md))
 
 
-def episode_chunks(episode: Episode) -> list[Chunk]:
-    """All chunks of one episode; the overview chunk comes last (the store writes it last, as the
-    marker that the episode is complete)."""
+def _quote_chunks(episode: Episode) -> list[Chunk]:
     chunks: list[Chunk] = []
     dups = duplicate_groups(episode.quotes)
     positions = _quote_positions(episode)
@@ -144,6 +152,11 @@ def episode_chunks(episode: Episode) -> list[Chunk]:
         if q.index in dups:
             md["dup_group"] = dups[q.index]
         _add(chunks, episode, "quotes", q.index, q.text, md, q.topic_label, q.impact_reason)
+    return chunks
+
+
+def _entity_chunks(episode: Episode) -> list[Chunk]:
+    chunks: list[Chunk] = []
     for e in episode.companies:
         md = _base(episode, "companies", e.index, e.line_start, e.line_end)
         md["name"] = e.name
@@ -152,17 +165,66 @@ def episode_chunks(episode: Episode) -> list[Chunk]:
         if e.position is not None:
             md["transcript_position"] = e.position
         _add(chunks, episode, "companies", e.index, e.context or e.name, md, f"{e.name} ({e.category or 'entity'})")
+    return chunks
+
+
+def _summary_chunks(episode: Episode) -> list[Chunk]:
+    chunks: list[Chunk] = []
     for s in episode.summary:
         md = _base(episode, "summary", s.index, s.line_start, s.line_end)
         md["topic"] = s.heading
         _add(chunks, episode, "summary", s.index, s.text, md, "Episode summary:", s.heading)
+    return chunks
+
+
+def _insight_chunks(episode: Episode) -> list[Chunk]:
+    chunks: list[Chunk] = []
     for ins in episode.insights:
         md = _base(episode, "insights", ins.index, ins.line_start, ins.line_end)
         if ins.type:
             md["topic"] = ins.type
         _add(chunks, episode, "insights", ins.index, ins.text, md, ins.type or "insight")
-    chunks.append(overview_chunk(episode))
     return chunks
+
+
+def _overview_chunks(episode: Episode) -> list[Chunk]:
+    return [overview_chunk(episode)]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One kind of chunk: its name (the citation id's middle part), how people call it, and the
+    function that builds its chunks from an episode. A new kind of chunk is one row below."""
+
+    name: str
+    label: str  # a filter's label, plural: "Quotes"
+    kind: str  # one item in user words: "speaker quote"
+    item: str  # one item in a location: "quote 17 · lines 728–736"
+    build: Callable[[Episode], list[Chunk]]
+
+    def location(self, index: int, line_start: int, line_end: int) -> str:
+        """Where an item is, for people: "quote 17 · lines 728–736" (the overview has no one place)."""
+        if self.name == "overview":
+            return "episode overview (front matter)"
+        lines = f"line {line_start}" if line_start == line_end else f"lines {line_start}–{line_end}"
+        return f"{self.item} {index} · {lines}"
+
+
+SECTION_TABLE: tuple[Section, ...] = (
+    Section("quotes", "Quotes", "speaker quote", "quote", _quote_chunks),
+    Section("companies", "Companies & people", "entity mention", "entity", _entity_chunks),
+    Section("summary", "Summary", "summary section", "summary section", _summary_chunks),
+    Section("insights", "Insights", "insight", "insight", _insight_chunks),
+    # last: the store writes it last, as the marker that the episode is complete
+    Section("overview", "Overview", "episode overview", "overview", _overview_chunks),
+)
+SECTIONS = tuple(s.name for s in SECTION_TABLE)
+SECTION_BY_NAME = {s.name: s for s in SECTION_TABLE}
+
+
+def episode_chunks(episode: Episode) -> list[Chunk]:
+    """All chunks of one episode, section by section; the overview chunk comes last."""
+    return [chunk for section in SECTION_TABLE for chunk in section.build(episode)]
 
 
 def overview_text(episode: Episode) -> str:
@@ -182,8 +244,10 @@ def overview_chunk(episode: Episode) -> Chunk:
     md = _base(episode, "overview", 0, 1, episode.front_matter_end)
     text = overview_text(episode)
     # what listeners ask of an overview ("who are the guests, how long is it, what is it about")
-    md["enrichment"] = ("What is this episode about, who are the guests, how long is it and when was it released? "
-                        "Episode overview: title, guests, date, length, tags and main topics.")
+    md["enrichment"] = (
+        "What is this episode about, who are the guests, how long is it and when was it released? "
+        "Episode overview: title, guests, date, length, tags and main topics."
+    )
     return Chunk(citation_id(episode.id, "overview", 0), text, f"{text}\n{md['enrichment']}", md)
 
 

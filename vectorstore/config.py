@@ -13,6 +13,7 @@ directory when it exists.
     >>> s.db
     '/tmp/store'
 """
+
 from __future__ import annotations
 
 import os
@@ -74,6 +75,12 @@ class Settings(BaseSettings):
     @property
     def store_label(self) -> str:
         return self.chroma_url or str(Path(self.db).resolve())
+
+
+def default(name: str) -> Any:
+    """A setting's default, for code that runs without a Settings object (a doctest, a helper
+    called on its own): defaults live only in ``Settings``."""
+    return Settings.model_fields[name].default
 
 
 def config_file(path: str | os.PathLike | None = None) -> Path | None:

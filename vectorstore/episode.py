@@ -10,6 +10,7 @@
 Every problem with a file is raised as one ``EpisodeError`` whose message names the file, the
 line where YAML or the validator knows it, and what is wrong.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,6 +23,8 @@ import ftfy
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .config import default
+from .summary import SummarySection, split_summary
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
@@ -35,13 +38,13 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             return super().construct_yaml_timestamp(node)
         except (ValueError, OverflowError) as e:
             raise yaml.constructor.ConstructorError(
-                None, None, f"invalid date/time {node.value!r} ({e})", node.start_mark) from None
+                None, None, f"invalid date/time {node.value!r} ({e})", node.start_mark
+            ) from None
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 # Straight quotes stay as written: the cited text must match the file.
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False)
-DEFAULT_MAX_BYTES = 5_000_000
 
 
 class EpisodeError(ValueError):
@@ -79,7 +82,8 @@ class _Item(BaseModel):
 
 
 class Quote(_Item):
-    """Both shapes: {text, length, relevance_score, topics[]} and {text, impact_reason, relevance_score, source, topic}."""
+    """Both shapes: {text, length, relevance_score, topics[]} and
+    {text, impact_reason, relevance_score, source, topic}."""
 
     text: str = Field(min_length=1)
     relevance_score: float | None = None
@@ -118,11 +122,6 @@ class Topic(_Item):
     prominence: float | None = None
 
 
-class SummarySection(_Item):
-    heading: str
-    text: str  # heading line + body, as written
-
-
 class _Front(BaseModel):
     """The front matter as the validator sees it (required keys have no default)."""
 
@@ -152,6 +151,14 @@ class _Front(BaseModel):
     @classmethod
     def _null_list(cls, v: Any) -> Any:
         return [] if v is None else v
+
+
+# the front matter's lists of items, whose items learn their file lines
+LIST_KEYS = tuple(
+    name
+    for name, f in _Front.model_fields.items()
+    if getattr(f.annotation, "__origin__", None) is list and issubclass(f.annotation.__args__[0], _Item)
+)
 
 
 class Episode(BaseModel):
@@ -193,7 +200,9 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_episode_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+def read_episode_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """The file's bytes; ``max_bytes`` defaults to the ``max_file_bytes`` setting."""
+    max_bytes = default("max_file_bytes") if max_bytes is None else max_bytes
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -203,7 +212,7 @@ def read_episode_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         raise EpisodeError(path, f"cannot read file: {e.strerror or e}") from None
 
 
-def load_episode(path: str | Path, data: bytes | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Episode:
+def load_episode(path: str | Path, data: bytes | None = None, max_bytes: int | None = None) -> Episode:
     """Read, parse, validate and repair one episode file."""
     path = Path(path)
     if data is None:
@@ -215,13 +224,17 @@ def _decode(path: Path, data: bytes) -> str:
     if not data.strip():
         raise EpisodeError(path, "file is empty")
     if b"\x00" in data:
-        raise EpisodeError(path, "file is binary (contains NUL bytes), not an episode text file",
-                           data[: data.index(b"\x00")].count(b"\n") + 1)
+        raise EpisodeError(
+            path,
+            "file is binary (contains NUL bytes), not an episode text file",
+            data[: data.index(b"\x00")].count(b"\n") + 1,
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise EpisodeError(path, f"not UTF-8 text (invalid byte 0x{data[e.start]:02x})",
-                           data[: e.start].count(b"\n") + 1) from None
+        raise EpisodeError(
+            path, f"not UTF-8 text (invalid byte 0x{data[e.start]:02x})", data[: e.start].count(b"\n") + 1
+        ) from None
 
 
 def _split_front_matter(path: Path, text: str) -> tuple[str, int]:
@@ -302,10 +315,14 @@ def parse_episode(path: Path, data: bytes) -> Episode:
     if episode_id is None or episode_id == "":
         episode_id = episode_id_for(path)
     elif isinstance(episode_id, bool) or not isinstance(episode_id, (str, int)) or not _SAFE_ID.match(str(episode_id)):
-        raise EpisodeError(path, f"id: {str(episode_id)[:60]!r} is not usable as an episode id "
-                                 "(letters, digits, '_', '.', '-'; at most 128)", _line_of(root, ("id",)))
+        raise EpisodeError(
+            path,
+            f"id: {str(episode_id)[:60]!r} is not usable as an episode id "
+            "(letters, digits, '_', '.', '-'; at most 128)",
+            _line_of(root, ("id",)),
+        )
 
-    for section in ("quotes", "companies", "insights", "topics"):
+    for section in LIST_KEYS:
         seq = _child(root, section)
         for i, item in enumerate(getattr(fm, section)):
             item.index = i
@@ -334,50 +351,3 @@ def parse_episode(path: Path, data: bytes) -> Episode:
         title_line=_node_lines(title_node)[0],
         front_matter_end=fm_end,
     )
-
-
-_HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
-
-
-_HASHES_ONLY = re.compile(r"^\s*(?:summary:\s*')?#{1,6}\s*$")
-
-
-def _find_heading(heading: str, file_lines: list[str], first: int, last: int) -> int:
-    """The file line of a summary heading. A folded YAML scalar can join a heading with the
-    line after it (or wrap a long one), so shorter prefixes are tried on heading lines ('#')
-    before the first 40 characters anywhere; ``first`` when nothing matches."""
-    for probe, need_hash in ((heading[:40], False), (heading[:24], True), (heading[:12], True)):
-        for n in range(first, last + 1):
-            line = file_lines[n - 1]
-            if probe in line and (not need_hash or "#" in line[: line.find(probe)]):
-                # the '#' marks may stand alone on the line before, folded into this heading
-                while n > first and _HASHES_ONLY.match(file_lines[n - 2]) and "#" not in line[: line.find(probe)]:
-                    n -= 1
-                    line = file_lines[n - 1]
-                return n
-    return first
-
-
-def split_summary(summary: str, file_lines: list[str], span: tuple[int, int]) -> list[SummarySection]:
-    """Split the markdown summary at its headings; each section learns its file line range by
-    finding its heading among the (repaired) lines of the summary scalar."""
-    sections: list[tuple[str, list[str]]] = []
-    for line in summary.strip().splitlines():
-        m = _HEADING.match(line.strip())
-        if m or not sections:
-            sections.append((m.group(1) if m else "Summary", []))
-        sections[-1][1].append(line)
-    first, last = span
-    starts, cursor = [], first
-    for heading, _ in sections:
-        found = _find_heading(heading, file_lines, cursor, last)
-        starts.append(found)
-        cursor = found + 1 if found < last else found
-    out = []
-    for j, (heading, body) in enumerate(sections):
-        end = starts[j + 1] - 1 if j + 1 < len(sections) else last
-        while end > starts[j] and not file_lines[end - 1].strip():
-            end -= 1  # trailing blank lines belong to no section
-        out.append(SummarySection(index=j, heading=heading, text="\n".join(body).strip(),
-                                  line_start=starts[j], line_end=max(starts[j], end)))
-    return out

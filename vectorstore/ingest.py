@@ -1,16 +1,17 @@
 """Files and folders -> episodes in the store: incremental, crash-safe, one clear error per bad file.
 
-    >>> from vectorstore.config import load_settings
-    >>> from vectorstore.store import EpisodeStore
-    >>> results = ingest(["data/episodes"], EpisodeStore(load_settings(db="/tmp/ea-doc")))  # doctest: +SKIP
-    >>> results[0].status  # doctest: +SKIP
-    'added'
+>>> from vectorstore.config import load_settings
+>>> from vectorstore.store import EpisodeStore
+>>> results = ingest(["data/episodes"], EpisodeStore(load_settings(db="/tmp/ea-doc")))  # doctest: +SKIP
+>>> results[0].status  # doctest: +SKIP
+'added'
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from tqdm import tqdm
 
@@ -39,8 +40,13 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestRe
     missing: list[IngestResult] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in EPISODE_SUFFIXES
-                                and not f.name.startswith(".")))
+            files.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and f.suffix.lower() in EPISODE_SUFFIXES and not f.name.startswith(".")
+                )
+            )
         elif p.exists():
             files.append(p)
         else:
@@ -50,8 +56,14 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestRe
     return unique, missing
 
 
-def ingest(paths: Iterable[str | Path], store: EpisodeStore, *, rebuild: bool = False, prune: bool = False,
-           progress: bool = True) -> list[IngestResult]:
+def ingest(
+    paths: Iterable[str | Path],
+    store: EpisodeStore,
+    *,
+    rebuild: bool = False,
+    prune: bool = False,
+    progress: bool = True,
+) -> list[IngestResult]:
     """Index episode files. Unchanged files (same content hash) are skipped, changed ones replaced
     whole; a file that fails leaves the episode's indexed version as it was."""
     files, results = expand_paths(paths)
@@ -73,8 +85,9 @@ def ingest(paths: Iterable[str | Path], store: EpisodeStore, *, rebuild: bool = 
     return results
 
 
-def _ingest_one(path: Path, store: EpisodeStore, indexed: dict, by_hash: dict, done_ids: dict,
-                bar: tqdm) -> IngestResult:
+def _ingest_one(
+    path: Path, store: EpisodeStore, indexed: dict, by_hash: dict, done_ids: dict, bar: tqdm
+) -> IngestResult:
     file = str(path.resolve())
     try:
         data = read_episode_bytes(path, store.settings.max_file_bytes)
@@ -85,12 +98,20 @@ def _ingest_one(path: Path, store: EpisodeStore, indexed: dict, by_hash: dict, d
         episode = load_episode(path, data)  # errors name the path as given
         episode.file = file
         if episode.id in done_ids:
-            raise EpisodeError(path, f"episode id {episode.id!r} was already ingested from {done_ids[episode.id]} in this run")
+            raise EpisodeError(
+                path, f"episode id {episode.id!r} was already ingested from {done_ids[episode.id]} in this run"
+            )
         chunks = episode_chunks(episode)
         counts = section_counts(chunks)
         # embed everything before touching the store: a failure here leaves the old version intact
-        with tqdm(total=len(chunks), unit="chunk", desc=f"  embed {path.name[-30:]}", leave=False,
-                  disable=bar.disable, position=1) as chunk_bar:
+        with tqdm(
+            total=len(chunks),
+            unit="chunk",
+            desc=f"  embed {path.name[-30:]}",
+            leave=False,
+            disable=bar.disable,
+            position=1,
+        ) as chunk_bar:
             vectors = store.embed(chunks, on_batch=chunk_bar.update)
         manifest = manifest_for(file, episode.content_hash, counts, episode.date, episode.duration)
         store.write_episode(episode.id, chunks, vectors, manifest)

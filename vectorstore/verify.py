@@ -8,6 +8,7 @@ ftfy settings as the loader. Nothing else is forgiven.
     >>> is_verbatim(lines, "the biggest thing that's changed is RL and language models", 1, 2)
     True
 """
+
 from __future__ import annotations
 
 import re

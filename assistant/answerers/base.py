@@ -1,9 +1,21 @@
-"""The answerer interface: one method to implement."""
+"""The answerer interface: one method to implement, optional capabilities with safe defaults.
+
+>>> class Echo(Answerer):
+...     name = "echo"
+...     def answer(self, question, sources):
+...         return Draft(f"{sources[0].text} [1]")
+>>> from assistant.retriever import Hit
+>>> Echo().answer("q", [Hit("e/quotes/1", "RL works.", {})]).text
+'RL works. [1]'
+>>> Echo.streams_tokens, Echo().rewrite("why?", [])
+(False, None)
+"""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 from ..retriever import Hit
 
@@ -18,12 +30,22 @@ class Draft:
 
 class Answerer(ABC):
     name = "base"
+    # True when ``stream`` yields text as it is produced (worth showing live); False when the
+    # whole answer arrives at once
+    streams_tokens = False
 
     @abstractmethod
     def answer(self, question: str, sources: Sequence[Hit]) -> Draft:
         """Compose the answer from ``sources`` only (numbered from 1)."""
 
-    def stream(self, question: str, sources: Sequence[Hit]) -> Iterator[str]:
-        """Text pieces as they are produced; the default yields the whole answer at once.
-        The chain still builds the final answer from ``answer()``'s result, not from the pieces."""
-        yield self.answer(question, sources).text
+    def stream(self, question: str, sources: Sequence[Hit]) -> Iterator[str | Draft]:
+        """Text pieces as they are produced, optionally ending with the ``Draft`` the answerer
+        settled on (else the chain asks ``answer()``). The default yields the finished text in
+        one piece, then its Draft."""
+        draft = self.answer(question, sources)
+        yield draft.text
+        yield draft
+
+    def rewrite(self, question: str, history: Sequence[Mapping]) -> str | None:
+        """A standalone version of a follow-up question, or None to let the chain's rule decide."""
+        return None

@@ -10,10 +10,11 @@ supported by the source it cites by construction.
 
 Short chunks (under 300 characters) are quoted whole; longer ones by their best sentences.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..retriever import Hit
 from ..text import split_sentences, tokenize

@@ -1,7 +1,7 @@
 """The citation guard: every generated sentence must be supported by the source it cites.
 
-The local model skips citations, cites the wrong source and invents answers (DESIGN.md), so its
-text is never shown as it is. For each sentence:
+The local model skips citations, cites the wrong source and invents answers (see the calibration
+note below), so its text is never shown as it is. For each sentence:
 
 1. ``[n]`` markers that point at no provided source are removed;
 2. the sentence is scored against each source it cites (embedding cosine + word overlap);
@@ -17,12 +17,13 @@ say X") are not evidence: a source may *contain* X without *stating* it.
     >>> guard_answer("Why coding?", "Software engineering is very verifiable [3]. The sky is green.", src).text
     'Software engineering is very verifiable [1].'
 """
+
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -57,12 +58,12 @@ _MARKERS = re.compile(_MARKER_GROUP, re.I)
 _TRAILING = re.compile(r"([.!?])((?:\s*,?\s*" + _MARKER_GROUP + r")+)", re.I)
 # "According to [2], X" cites 2 for X; "as shown in [1] and [4]" uses markers as nouns: the words
 # that point at the marker go with it, so that no "comes up in and." is left behind.
-_LEAD_IN = re.compile(r"^(?:according to|as (?:stated|said|mentioned|noted|described) in|per|in|from)\s+"
-                      r"(?:the\s+)?(?:sources?\s+)?(" + _MARKER_GROUP + r")\s*,?\s*", re.I)
+_LEAD_IN = re.compile(
+    r"^(?:according to|as (?:stated|said|mentioned|noted|described) in|per|in|from)\s+"
+    r"(?:the\s+)?(?:sources?\s+)?(" + _MARKER_GROUP + r")\s*,?\s*",
+    re.I,
+)
 _POINTER = re.compile(r"(?:\s*\b(?:in|from|see|by|and|or|the|source|sources|quote|quotes)\b)*\s*" + _MARKER_GROUP, re.I)
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“(]?[A-Z0-9])")
-_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|vs|etc|Mr|Mrs|Ms|Dr|St|U\.S)\.$", re.I)
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|nothing|neither|nor|cannot|without)\b|n't\b", re.I)
 _VERDICT = re.compile(r"^\s*(?:yes|no)\b", re.I)
@@ -105,24 +106,16 @@ class Support:
         return self.passes + self.cosine + 0.5 * self.overlap
 
 
-def _sentences(text: str) -> list[str]:
-    """Sentences of generated text: one per list item or line, then split at sentence ends."""
-    out: list[str] = []
-    for line in text.splitlines():
-        line = _LIST_ITEM.sub("", line).strip()
-        for piece in _SENTENCE_END.split(line) if line else []:
-            if out and out[-1] and _ABBREVIATION.search(out[-1]):
-                out[-1] += " " + piece
-            else:
-                out.append(piece)
-    return [s.strip() for s in out if s.strip()]
+def attach_markers(text: str) -> str:
+    """``"... verifiable. [1]"`` -> ``"... verifiable [1]."``: a marker after the full stop still
+    belongs to the sentence before it."""
+    return _TRAILING.sub(lambda m: m.group(2) + m.group(1), text or "")
 
 
 def parse_claims(text: str) -> list[Claim]:
     """Split generated text into sentences and pull out their ``[n]`` / ``[1, 2]`` / ``[Source 3]`` markers."""
-    text = _TRAILING.sub(lambda m: m.group(2) + m.group(1), text or "")
     claims = []
-    for sentence in _sentences(text):
+    for sentence in split_sentences(attach_markers(text), lines=True):
         cited = [int(n) for group in _MARKERS.findall(sentence) for n in re.findall(r"\d+", group)]
         bare = _LEAD_IN.sub("", sentence)
         bare = _POINTER.sub("", bare)
@@ -207,13 +200,15 @@ def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed |
                 continue
             sims = unit[0] @ claim_vecs[i]
             best = int(sims.argmax())
-            row.append(Support(
-                cosine=float(sims[best]),
-                overlap=len(words & source_words[j]) / len(words) if words else 0.0,
-                numbers_ok=numbers <= source_numbers[j],
-                polarity_ok=not negated or bool(_NEGATION.search(unit[1][best])),
-                verdict=verdict,
-            ))
+            row.append(
+                Support(
+                    cosine=float(sims[best]),
+                    overlap=len(words & source_words[j]) / len(words) if words else 0.0,
+                    numbers_ok=numbers <= source_numbers[j],
+                    polarity_ok=not negated or bool(_NEGATION.search(unit[1][best])),
+                    verdict=verdict,
+                )
+            )
         out.append(row)
     return out
 
@@ -253,8 +248,9 @@ def check(text: str, sources: Sequence[str], embed: Embed | None = None) -> Guar
     return result
 
 
-def guard_answer(question: str, generated: str, sources: Sequence[Hit], embed: Embed | None = None,
-                 shown: int | None = None) -> Draft:
+def guard_answer(
+    question: str, generated: str, sources: Sequence[Hit], embed: Embed | None = None, shown: int | None = None
+) -> Draft:
     """The checked answer as a ``Draft``, or the extractive answer when no generated sentence holds.
 
     ``shown``: only the first ``shown`` sources were given to the model, so only they can be cited;
@@ -265,8 +261,10 @@ def guard_answer(question: str, generated: str, sources: Sequence[Hit], embed: E
         notes = []
         if result.dropped:
             n = len(result.dropped)
-            notes.append(f"{n} generated sentence{'s' if n > 1 else ''} not supported by the sources "
-                         f"{'were' if n > 1 else 'was'} left out.")
+            notes.append(
+                f"{n} generated sentence{'s' if n > 1 else ''} not supported by the sources "
+                f"{'were' if n > 1 else 'was'} left out."
+            )
         return Draft(result.text, notes)
     draft = ExtractiveAnswerer().answer(question, sources)
     why = "was empty" if not generated.strip() else "had no sentence the sources support"

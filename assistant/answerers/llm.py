@@ -12,19 +12,18 @@ either checked, cited text or the extractive answer with a note saying why.
     >>> LLMAnswerer(settings=None, chat_model=fake).answer("Why coding?", src).text
     'Software engineering is very verifiable [1].'
 """
+
 from __future__ import annotations
 
 import re
-import threading
 import time
-from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from ..retriever import Hit
-from ..text import split_sentences, tokenize
+from ..text import finished_sentences, split_sentences, tokenize
 from .base import Answerer, Draft
 from .extractive import ExtractiveAnswerer
-from .guard import check, guard_answer
+from .guard import attach_markers, check, guard_answer
 
 __all__ = ["LLMAnswerer", "llm_available", "build_messages"]
 
@@ -52,10 +51,9 @@ def llm_available(settings) -> bool:
     """True when a server is configured or the bundled model is installed. Loads nothing."""
     if getattr(settings, "llm_base_url", None):
         return True
-    from ..local_llm import local_model_available
+    from ..local_model import local_model_available
 
-    local = getattr(settings, "local_model", None)
-    return local_model_available() or bool(local and Path(local).expanduser().is_file())
+    return local_model_available(getattr(settings, "local_model", None))
 
 
 def _excerpt(text: str, query: set[str], limit: int = MAX_SOURCE_CHARS) -> str:
@@ -83,15 +81,17 @@ def _as_data(text: str) -> str:
 
 def build_messages(question: str, sources: Sequence[Hit]) -> list[tuple[str, str]]:
     query = set(tokenize(question))
-    blocks = [f'<source id="{n}">\n{_as_data(_excerpt(h.text, query))}\n</source>'
-              for n, h in enumerate(sources[:MAX_SOURCES], start=1)]
+    blocks = [
+        f'<source id="{n}">\n{_as_data(_excerpt(h.text, query))}\n</source>'
+        for n, h in enumerate(sources[:MAX_SOURCES], start=1)
+    ]
     user = "\n".join(blocks) + f"\n\nQuestion: {question.strip()}\nAnswer in 2-4 sentences, each ending with [n]:"
     return [("system", SYSTEM_PROMPT), ("human", user)]
 
 
 def _describe(error: Exception, who: str, timeout: float) -> str:
     """A one-line reason for Draft.notes (``who``: "the language model server at URL", ...)."""
-    from ..local_llm import LocalModelError
+    from ..local_model import LocalModelError
 
     name = type(error).__name__
     if isinstance(error, LocalModelError):
@@ -126,6 +126,7 @@ class LLMAnswerer(Answerer):
     """Answers with a chat model; ``chat_model`` replaces the OpenAI-compatible client (tests)."""
 
     name = "llm"
+    streams_tokens = True
 
     def __init__(self, settings, chat_model=None):
         self.settings = settings
@@ -166,8 +167,15 @@ class LLMAnswerer(Answerer):
         cache_key = (base_url, model, max_tokens, timeout)
         if cache_key not in self._clients:
             # max_retries=0: a dead or slow server must cost one timeout, not three with backoff.
-            self._clients[cache_key] = ChatOpenAI(base_url=base_url, model=model, api_key=key, timeout=timeout,
-                                                  max_retries=0, temperature=0, max_tokens=max_tokens)
+            self._clients[cache_key] = ChatOpenAI(
+                base_url=base_url,
+                model=model,
+                api_key=key,
+                timeout=timeout,
+                max_retries=0,
+                temperature=0,
+                max_tokens=max_tokens,
+            )
         return self._clients[cache_key]
 
     # --- answering -------------------------------------------------------------------------------
@@ -190,8 +198,9 @@ class LLMAnswerer(Answerer):
                 if time.monotonic() > deadline:  # a server trickling tokens forever
                     raise TimeoutError(f"generation exceeded {self.timeout:g} s")
         except Exception as e:  # noqa: BLE001 - every failure becomes a note, never a traceback
-            yield _after_failure(question, sources, len(shown), "".join(pieces),
-                                 _describe(e, self._who(), self.timeout))
+            yield _after_failure(
+                question, sources, len(shown), "".join(pieces), _describe(e, self._who(), self.timeout)
+            )
             return
         yield guard_answer(question, "".join(pieces), sources, shown=len(shown))
 
@@ -220,8 +229,7 @@ class LLMAnswerer(Answerer):
 def _complete_sentences(text: str) -> str:
     """``text`` up to its last finished sentence (and that sentence's markers): a cut-off generation
     must not leave half a claim to be checked."""
-    ends = list(re.finditer(r"[.!?](?:\s*,?\s*\[[^\]\n]{1,30}\])*", text))
-    return text[: ends[-1].end()] if ends else ""
+    return finished_sentences(attach_markers(text), final=True)[0]
 
 
 def _clean_rewrite(reply: str, question: str) -> str | None:
@@ -229,7 +237,7 @@ def _clean_rewrite(reply: str, question: str) -> str | None:
     answers, empty replies or the question unchanged (the rule then adds the subject itself)."""
     line = next((ln for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^\s*(standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
-    line = line.strip().strip('"“”\'').strip()
+    line = line.strip().strip("\"“”'").strip()
     if not line.endswith("?") or not 3 <= len(line) <= 300:
         return None
     own, new = set(tokenize(question)), set(tokenize(line))
@@ -240,19 +248,8 @@ def _clean_rewrite(reply: str, question: str) -> str | None:
     return line
 
 
-_servers: dict[str, object] = {}
-_servers_lock = threading.Lock()
-
-
 def _local_server(model_path: str | None):
-    """The bundled model's server; ``settings.local_model`` (when set) selects the GGUF file."""
-    from ..local_llm import LocalLLMServer, get_local_server
+    """The bundled model's server (``settings.local_model`` selects the GGUF file); a seam for tests."""
+    from ..local_llm import get_local_server
 
-    if not model_path:
-        return get_local_server()
-    with _servers_lock:  # one server per model file, started on first use, stopped at exit
-        server = _servers.get(model_path)
-        if server is None or not server.running:
-            server = LocalLLMServer(Path(model_path).expanduser()).start()
-            _servers[model_path] = server
-        return server
+    return get_local_server(model_path)

@@ -1,27 +1,37 @@
 """``episode-assistant`` command line.
 
-The CLI is the composition root: it builds the one Settings object and hands it down. Commands
-that belong to higher layers (``serve``, ``eval``) are imported only when invoked.
+The CLI is the composition root: it builds the one Settings object and hands it down. The
+commands of the heavier layers (``serve``, ``eval``) import them only when invoked, so ``list``
+starts fast.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 
+from assistant.answerers import ANSWERER_NAMES
+from assistant.errors import UserError
+from vectorstore.chunks import SECTIONS
 from vectorstore.config import load_settings
 
-from vectorstore.chunks import SECTIONS
-
 from . import commands
-from .answerers import ANSWERER_NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="episode-assistant",
-                                description="Answer questions about podcast episodes, with citations.")
-    p.add_argument("--config", help="YAML config file (default: episode-assistant.yaml if present; env EPISODE_ASSISTANT_CONFIG)")
-    p.add_argument("--db", help="Chroma folder for the embedded store (env EPISODE_ASSISTANT_DB; default .episode-assistant/db)")
-    p.add_argument("--chroma-url", help="use a Chroma server instead, e.g. http://127.0.0.1:8000 (env EPISODE_ASSISTANT_CHROMA_URL)")
+    p = argparse.ArgumentParser(
+        prog="episode-assistant", description="Answer questions about podcast episodes, with citations."
+    )
+    p.add_argument(
+        "--config", help="YAML config file (default: episode-assistant.yaml if present; env EPISODE_ASSISTANT_CONFIG)"
+    )
+    p.add_argument(
+        "--db", help="Chroma folder for the embedded store (env EPISODE_ASSISTANT_DB; default .episode-assistant/db)"
+    )
+    p.add_argument(
+        "--chroma-url",
+        help="use a Chroma server instead, e.g. http://127.0.0.1:8000 (env EPISODE_ASSISTANT_CHROMA_URL)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("ingest", help="index episode files or folders")
@@ -40,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("question")
     s.add_argument("-k", type=int, default=10, help="how many hits (default 10)")
     s.add_argument("--episode", help="only this episode id")
-    s.add_argument("--section", action="append", dest="sections", choices=SECTIONS, help="only these sections (repeatable)")
+    s.add_argument(
+        "--section", action="append", dest="sections", choices=SECTIONS, help="only these sections (repeatable)"
+    )
     s.add_argument("--min-relevance", type=float, help="only quotes with at least this relevance score")
     s.add_argument("--retriever", choices=("hybrid", "dense", "bm25"), default="hybrid")
     s.add_argument("--json", action="store_true")
@@ -49,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ask", help="answer a question with citations")
     s.add_argument("question")
     s.add_argument("--episode", help="only this episode id")
-    s.add_argument("--section", action="append", dest="sections", choices=SECTIONS, help="only these sections (repeatable)")
+    s.add_argument(
+        "--section", action="append", dest="sections", choices=SECTIONS, help="only these sections (repeatable)"
+    )
     s.add_argument("--history", help="YAML/JSON file: a list of {user, assistant} turns before this question")
     s.add_argument("--answerer", choices=ANSWERER_NAMES, help="default: the answerer setting (auto)")
     s.add_argument("--json", action="store_true", help="print the answer object as JSON")
@@ -59,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--questions", help="question file (default: the bundled eval/questions.yaml)")
     s.add_argument("--retriever", choices=("hybrid", "dense", "bm25", "naive", "all"), default="hybrid")
     s.add_argument("-k", type=int, default=10, help="retrieval depth scored (default 10)")
-    s.add_argument("--answerer", choices=ANSWERER_NAMES, default="extractive", help="answerer whose answers are checked")
+    s.add_argument(
+        "--answerer", choices=ANSWERER_NAMES, default="extractive", help="answerer whose answers are checked"
+    )
     s.add_argument("--json", dest="json_file", metavar="FILE", help="write the metrics as JSON to FILE")
     s.add_argument("--report", metavar="DIR", help="write report.md, report.json and metrics.png to DIR")
     s.add_argument("--calibrate", action="store_true", help="also print the refusal-threshold calibration")
@@ -82,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args, settings) or 0)
-    except commands.UserError as e:
+    except UserError as e:
         print(f"episode-assistant: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,5 +1,6 @@
 """Handlers of the CLI commands: each takes the parsed args and the Settings, prints, and returns
 the exit status."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assistant.errors import QuestionError, UserError
+from assistant.query import Query
 from vectorstore.chunks import SECTIONS
+from vectorstore.filters import SearchFilter
 from vectorstore.ingest import ingest
 from vectorstore.store import EpisodeStore, StoreError, counts_from_manifest
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad option, unreachable store); printed without a traceback."""
 
 
 def print_json(obj) -> None:
@@ -40,8 +40,13 @@ def open_store(settings) -> EpisodeStore:
 def cmd_ingest(args, settings) -> int:
     store = open_store(settings)
     paths = args.paths or [settings.episodes_dir]
-    results = ingest(paths, store, rebuild=args.rebuild, prune=args.prune,
-                     progress=not (args.no_progress or args.json) and sys.stderr.isatty())
+    results = ingest(
+        paths,
+        store,
+        rebuild=args.rebuild,
+        prune=args.prune,
+        progress=not (args.no_progress or args.json) and sys.stderr.isatty(),
+    )
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
         print(f"error: {r.error}", file=sys.stderr)
@@ -53,15 +58,29 @@ def cmd_ingest(args, settings) -> int:
             table.add_column(col, justify="right" if col in SECTIONS else "left")
         for r in results:
             style = {"failed": "red", "added": "green", "updated": "yellow"}.get(r.status)
-            table.add_row(r.id or "-", Path(r.file).name if r.file else "-", r.status, *(str(r.chunks[s]) for s in SECTIONS), style=style)
+            table.add_row(
+                r.id or "-",
+                Path(r.file).name if r.file else "-",
+                r.status,
+                *(str(r.chunks[s]) for s in SECTIONS),
+                style=style,
+            )
         console().print(table)
     return 1 if failed else 0
 
 
 def cmd_list(args, settings) -> int:
     store = open_store(settings)
-    rows = [{"id": m["episode_id"], "title": m.get("title"), "date": m.get("date"), "file": m.get("file"),
-             "chunks": counts_from_manifest(m)} for m in store.episodes()]
+    rows = [
+        {
+            "id": m["episode_id"],
+            "title": m.get("title"),
+            "date": m.get("date"),
+            "file": m.get("file"),
+            "chunks": counts_from_manifest(m),
+        }
+        for m in store.episodes()
+    ]
     if args.json:
         print_json({"episodes": rows})
         return 0
@@ -69,8 +88,9 @@ def cmd_list(args, settings) -> int:
     for col in ("id", "title", "date", "file", *SECTIONS):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["id"], r["title"] or "", r["date"] or "", r["file"] or "",
-                      *(str(r["chunks"][s]) for s in SECTIONS))
+        table.add_row(
+            r["id"], r["title"] or "", r["date"] or "", r["file"] or "", *(str(r["chunks"][s]) for s in SECTIONS)
+        )
     console().print(table)
     return 0
 
@@ -90,7 +110,7 @@ def load_history(path: str | None) -> list[dict]:
 
 
 def make_assistant(settings):
-    from .chain import EpisodeAssistant
+    from assistant.chain import EpisodeAssistant  # loads LangChain: only for commands that answer
 
     assistant = EpisodeAssistant(settings, store=open_store(settings))
     if assistant.store.count() == 0:
@@ -99,16 +119,25 @@ def make_assistant(settings):
 
 
 def cmd_retrieve(args, settings) -> int:
-    from .retriever import SearchFilter
-
     assistant = make_assistant(settings)
     assistant.retriever.mode = args.retriever
-    flt = SearchFilter(episode=args.episode, sections=tuple(args.sections) if args.sections else None,
-                       min_relevance=args.min_relevance)
+    flt = SearchFilter(
+        episode=args.episode, sections=tuple(args.sections) if args.sections else None, min_relevance=args.min_relevance
+    )
     result = assistant.retriever.search(args.question, k=args.k, flt=flt)
-    rows = [{"id": h.id, "score": round(h.score, 6), "section": h.metadata["section"],
-             "index": h.metadata["index"], "text": h.text, "dense_score": h.dense_score,
-             "bm25_score": h.bm25_score, "alternates": h.alternates} for h in result.hits]
+    rows = [
+        {
+            "id": h.id,
+            "score": round(h.score, 6),
+            "section": h.metadata["section"],
+            "index": h.metadata["index"],
+            "text": h.text,
+            "dense_score": h.dense_score,
+            "bm25_score": h.bm25_score,
+            "alternates": h.alternates,
+        }
+        for h in result.hits
+    ]
     if args.json:
         print_json(rows)
         return 0
@@ -116,8 +145,9 @@ def cmd_retrieve(args, settings) -> int:
     for col in ("#", "id", "score", "dense", "bm25", "text"):
         table.add_column(col, overflow="fold")
     for n, r in enumerate(rows, 1):
-        table.add_row(str(n), r["id"], f"{r['score']:.4f}", _fmt(r["dense_score"]), _fmt(r["bm25_score"]),
-                      r["text"][:160])
+        table.add_row(
+            str(n), r["id"], f"{r['score']:.4f}", _fmt(r["dense_score"]), _fmt(r["bm25_score"]), r["text"][:160]
+        )
     console().print(table)
     return 0
 
@@ -127,25 +157,23 @@ def _fmt(x) -> str:
 
 
 def cmd_ask(args, settings) -> int:
-    from .chain import QuestionError
-
     assistant = make_assistant(settings)
-    history = load_history(args.history)
+    query = Query(args.question, load_history(args.history), args.episode, args.answerer, args.sections)
+    live = assistant.answerer(query.answerer).streams_tokens  # worth showing as it is produced
     try:
         if args.json:
-            answer = assistant.ask(args.question, history, args.episode, args.answerer, args.sections)
-            print_json(answer.to_dict())
+            print_json(assistant.ask(query).to_dict())
             return 0
         answer = None
-        for event in assistant.stream(args.question, history, args.episode, args.answerer, args.sections):
-            if event["type"] == "token" and assistant.answerer(args.answerer).name != "extractive":
+        for event in assistant.stream(query):
+            if event["type"] == "token" and live:
                 sys.stdout.write(event["text"])
                 sys.stdout.flush()
             elif event["type"] == "answer":
                 answer = event["answer"]
     except QuestionError as e:
         raise UserError(str(e)) from None
-    print_answer(answer, streamed=assistant.answerer(args.answerer).name != "extractive")
+    print_answer(answer, streamed=live)
     return 0
 
 
@@ -167,12 +195,24 @@ def print_answer(answer, streamed: bool = False) -> None:
 
 
 def cmd_eval(args, settings) -> int:
-    from eval.runner import run_eval_command  # eval sits beside ui, above assistant
+    from eval.questions import QuestionFileError
+    from eval.report import print_summary, write_report, write_summary_json
+    from eval.runner import RETRIEVERS, EvalError, run_eval
 
-    return run_eval_command(args, settings)
+    names = RETRIEVERS if args.retriever == "all" else (args.retriever,)
+    try:
+        result = run_eval(settings, args.questions, names, args.k, args.answerer, progress=True)
+    except (QuestionFileError, EvalError) as e:
+        raise UserError(str(e)) from None
+    if args.json_file:
+        write_summary_json(result, Path(args.json_file))
+    if args.report:
+        write_report(result, Path(args.report))
+    print_summary(result, calibration=args.calibrate)
+    return 0
 
 
 def cmd_serve(args, settings) -> int:
-    from ui.server import serve  # the UI layer sits above assistant: imported only here
+    from ui.server import serve
 
     return serve(settings, host=args.host, port=args.port, root_path=args.root_path)
