@@ -18,6 +18,23 @@ EPISODE = ROOT / "data" / "episodes" / "000_e8dde77376fc3016.txt"
 EPISODE_ID = "e8dde77376fc3016"
 
 
+def child_env(**extra: str) -> dict:
+    """Environment for a CLI or server child process: offline, quiet, no developer overrides,
+    the extractive answerer (tests that want the LLM say so), the repository importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        TOKENIZERS_PARALLELISM="false",
+        ANONYMIZED_TELEMETRY="False",
+        EPISODE_ASSISTANT_ANSWERER="extractive",
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    env.update(extra)
+    return env
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
     """Tests never pick up a developer's config or env overrides."""

@@ -5,7 +5,6 @@ and the chat's HTML escaping. Extractive answerer throughout: fast and determini
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from ui import render
 from ui.app import create_app
 from ui.chat import history_turns
 
-from conftest import EPISODE_ID, ROOT
+from conftest import EPISODE_ID, ROOT, child_env
 from ui_helpers import XSS, free_port, running_app, write_xss_episode
 
 RL = "What has changed in the past year with RL and language models?"
@@ -276,13 +275,7 @@ def test_serve_indexes_an_empty_store_and_honours_root_path(tmp_path):
     episodes = tmp_path / "episodes"
     write_xss_episode(episodes)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
-    env.update(
-        EPISODE_ASSISTANT_EPISODES_DIR=str(episodes),
-        EPISODE_ASSISTANT_ANSWERER="extractive",
-        HF_HUB_OFFLINE="1",
-        GRADIO_ANALYTICS_ENABLED="False",
-    )
+    env = child_env(EPISODE_ASSISTANT_EPISODES_DIR=str(episodes))
     cmd = [
         sys.executable,
         "-m",

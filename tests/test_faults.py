@@ -20,7 +20,6 @@ The stores are inspected by a separate process once the killed one is gone: a
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import signal
@@ -35,7 +34,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from conftest import EPISODE, ROOT
+from conftest import EPISODE, ROOT, child_env
 
 if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(ROOT))
@@ -50,17 +49,6 @@ CLI = [str(BIN / "episode-assistant")] if (BIN / "episode-assistant").exists() e
 
 
 pytestmark = pytest.mark.usefixtures("timed")
-
-
-def subprocess_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-    )
-    return env
 
 
 # --- the loader, fuzzed --------------------------------------------------------------------------
@@ -435,7 +423,7 @@ def inspect(*dbs: Path) -> list[dict]:
         capture_output=True,
         text=True,
         timeout=120,
-        env=subprocess_env(),
+        env=child_env(),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -460,9 +448,7 @@ def overview_count_readonly(db: Path) -> int | None:
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=subprocess_env(), cwd=ROOT
-    )
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=child_env(), cwd=ROOT)
 
 
 def assert_consistent(snap: dict) -> None:
@@ -492,7 +478,7 @@ def test_kill9_during_cli_ingest_then_ingest_again_equals_clean_ingest(tmp_path,
         50, tmp_path / "episodes", seed=50, max_quotes=1, max_entities=1, max_summary_sections=1, max_summary_chars=300
     )
     folder, db, clean_db = tmp_path / "episodes", tmp_path / "db", tmp_path / "clean"
-    env = subprocess_env()
+    env = child_env()
     clean = subprocess.Popen(
         [*CLI, "--db", str(clean_db), "ingest", "--json", "--no-progress", str(folder)],
         stdout=subprocess.PIPE,
@@ -569,7 +555,7 @@ def test_kill9_at_random_moments_of_multi_batch_writes(tmp_path, timed):
     folder, db, clean_db = tmp_path / "episodes", tmp_path / "db", tmp_path / "clean"
     files = generate(6, folder, seed=6)
     rng = random.Random(6)
-    env = subprocess_env()
+    env = child_env()
     kills, torn = 0, 0
     for round_ in range(5):
         if round_:  # three files change: same names and ids, other content

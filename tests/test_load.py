@@ -10,7 +10,6 @@ answer carries another request's citations.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import signal
@@ -25,7 +24,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, child_env
 from ui_helpers import free_port
 
 BIN = Path(sys.executable).parent
@@ -71,14 +70,7 @@ def server(timed, indexed_settings, tmp_path):
     db = tmp_path / "db"
     shutil.copytree(indexed_settings.db, db)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        TOKENIZERS_PARALLELISM="false",
-        EPISODE_ASSISTANT_ANSWERER="extractive",
-    )
+    env = child_env()
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -13,7 +13,6 @@ process's own writes. Extractive answerer throughout (deterministic, no model).
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from conftest import child_env
 from ui_helpers import free_port
 
 BIN = Path(sys.executable).parent
@@ -104,20 +104,6 @@ Q_BEES = "How do beekeepers stop a honeybee colony from swarming?"
 pytestmark = pytest.mark.usefixtures("timed")
 
 
-def base_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPISODE_ASSISTANT_")}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        TOKENIZERS_PARALLELISM="false",
-        ANONYMIZED_TELEMETRY="False",
-        EPISODE_ASSISTANT_ANSWERER="extractive",
-    )
-    env.update(extra)
-    return env
-
-
 def log_tail(path: Path, n: int = 3000) -> str:
     try:
         return path.read_text(errors="replace")[-n:]
@@ -182,7 +168,7 @@ def chroma_server(tmp_path):
         "--port",
         str(port),
     ]
-    with started(cmd, log, base_env(), tmp_path) as proc:
+    with started(cmd, log, child_env(), tmp_path) as proc:
         # the client connects when it is made, so it is made inside the check
         wait_until(
             lambda: chromadb.HttpClient(
@@ -229,8 +215,8 @@ def test_two_servers_share_one_chroma_server(chroma_server, tmp_path, timed):
     serve = [*CLI, "--chroma-url", url, "serve", "--host", HOST, "--port"]
     log_a, log_b = tmp_path / "serve-a.log", tmp_path / "serve-b.log"
     with (
-        started([*serve, str(port_a)], log_a, base_env(EPISODE_ASSISTANT_EPISODES_DIR=str(a_dir)), tmp_path) as a,
-        started([*serve, str(port_b)], log_b, base_env(EPISODE_ASSISTANT_EPISODES_DIR=str(b_dir)), tmp_path) as b,
+        started([*serve, str(port_a)], log_a, child_env(EPISODE_ASSISTANT_EPISODES_DIR=str(a_dir)), tmp_path) as a,
+        started([*serve, str(port_b)], log_b, child_env(EPISODE_ASSISTANT_EPISODES_DIR=str(b_dir)), tmp_path) as b,
     ):
         # A indexes its one episode into the empty store; B has nothing of its own to index
         wait_until(healthy(a_url, 1), "serve A healthy with its episode", 180, a, log_a)
@@ -252,7 +238,7 @@ def test_two_servers_share_one_chroma_server(chroma_server, tmp_path, timed):
             capture_output=True,
             text=True,
             timeout=300,
-            env=base_env(),
+            env=child_env(),
             cwd=tmp_path,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
