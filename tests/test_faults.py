@@ -479,22 +479,14 @@ def test_kill9_during_cli_ingest_then_ingest_again_equals_clean_ingest(tmp_path,
     )
     folder, db, clean_db = tmp_path / "episodes", tmp_path / "db", tmp_path / "clean"
     env = child_env()
-    clean = subprocess.Popen(
-        [*CLI, "--db", str(clean_db), "ingest", "--json", "--no-progress", str(folder)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+
+    def ingest_into(target, stdout):
+        cmd = [*CLI, "--db", str(target), "ingest", "--json", "--no-progress", str(folder)]
+        return subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+    clean = ingest_into(clean_db, subprocess.PIPE)
     try:
-        proc = subprocess.Popen(
-            [*CLI, "--db", str(db), "ingest", "--json", "--no-progress", str(folder)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=ROOT,
-        )
+        proc = ingest_into(db, subprocess.DEVNULL)
         seen, deadline = None, time.monotonic() + 240
         try:
             while proc.poll() is None and time.monotonic() < deadline:
@@ -506,7 +498,7 @@ def test_kill9_during_cli_ingest_then_ingest_again_equals_clean_ingest(tmp_path,
         finally:
             proc.send_signal(signal.SIGKILL)
             _, err = proc.communicate(timeout=30)
-        assert proc.returncode == -signal.SIGKILL, f"ingest ended by itself ({proc.returncode}): {err.decode()[-2000:]}"
+        assert proc.returncode == -signal.SIGKILL, f"ingest ended by itself ({proc.returncode}): {err[-2000:]}"
         timed(f"ingest killed after {seen} episodes")
 
         [partial] = inspect(db)
