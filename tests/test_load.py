@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,26 +65,24 @@ EXTRA = [
 pytestmark = pytest.mark.usefixtures("timed")
 
 
-@pytest.fixture
-def server(timed, indexed_settings, tmp_path):
-    """``episode-assistant serve`` over a private copy of the indexed store; yields its URL."""
-    db = tmp_path / "db"
-    shutil.copytree(indexed_settings.db, db)
+@contextmanager
+def serving(db: Path, workdir: Path, env: dict | None = None, timeout: float = 180):
+    """``episode-assistant serve`` over ``db`` on a free 127.0.0.1 port; yields ``(url, log path)``
+    once ``/healthz`` answers; SIGTERM (then SIGKILL) at the end."""
     port = free_port()
-    env = child_env()
-    log = tmp_path / "serve.log"
+    log = workdir / f"serve-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [*CLI, "--db", str(db), "serve", "--host", HOST, "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
+            env=env or child_env(),
+            cwd=workdir,
             start_new_session=True,
         )
     url = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"serve exited ({proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
@@ -93,10 +92,11 @@ def server(timed, indexed_settings, tmp_path):
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"serve did not answer /healthz within 180 s:\n{log.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"serve did not answer /healthz within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}"
+                )
             time.sleep(0.3)
-        timed("server up")
-        yield url
+        yield url, log
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -105,6 +105,16 @@ def server(timed, indexed_settings, tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(15)
+
+
+@pytest.fixture
+def server(timed, indexed_settings, tmp_path):
+    """``episode-assistant serve`` over a private copy of the indexed store; yields its URL."""
+    db = tmp_path / "db"
+    shutil.copytree(indexed_settings.db, db)
+    with serving(db, tmp_path) as (url, _):
+        timed("server up")
+        yield url
 
 
 def candidate_questions() -> list[str]:

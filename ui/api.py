@@ -15,7 +15,6 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
-from starlette.concurrency import run_in_threadpool
 
 from assistant.answer import Answer
 from assistant.answerers import ANSWERER_NAMES
@@ -109,8 +108,7 @@ def api_router(service: AnswerService) -> APIRouter:
     )
     async def ask(req: AskRequest) -> dict:
         try:
-            service.check(req.question)
-            answer = await run_in_threadpool(service.ask, req.to_query())
+            answer = await service.ask_async(req.to_query())
         except Exception as e:
             raise _http_error(e) from None
         return answer.to_dict()
@@ -123,14 +121,13 @@ def api_router(service: AnswerService) -> APIRouter:
         response_class=EventSourceResponse,
     )
     async def ask_stream(req: AskRequest):
-        events = service.stream(req.to_query())
+        events = service.stream_async(req.to_query())
         try:
-            service.check(req.question)
             # the first event is produced before the response starts, so a busy server or a bad
             # question still gets a real HTTP status instead of a 200 with an error event
-            first = await run_in_threadpool(next, events, None)
+            first = await anext(events, None)
         except Exception as e:
-            events.close()
+            await events.aclose()
             raise _http_error(e) from None
         return EventSourceResponse(_relay(first, events))
 
@@ -143,7 +140,10 @@ def api_router(service: AnswerService) -> APIRouter:
     )
     async def healthz():
         try:
-            counts = await run_in_threadpool(service.health)
+            counts = await service.health_async()  # bounded by health_timeout, whatever the load
+        except TimeoutError:
+            log.error("health check: the store did not answer within %s s", service.health_timeout)
+            return JSONResponse(Health(status="unavailable").model_dump(), status_code=503)
         except Exception:
             log.exception("health check: store unreachable")
             return JSONResponse(Health(status="unavailable").model_dump(), status_code=503)
@@ -157,12 +157,12 @@ async def _relay(first: dict | None, events):
         event = first
         while event is not None:
             yield _event(event)
-            event = await run_in_threadpool(next, events, None)
+            event = await anext(events, None)
     except Exception as e:
         log.exception("answer stream failed")
         yield {"event": "error", "data": json.dumps({"detail": f"answering failed ({type(e).__name__})"})}
     finally:
-        # shielded: on a client disconnect the scope is cancelled, and the generator must still
-        # be closed in a worker thread to give its answer slot back
+        # shielded: on a client disconnect the scope is cancelled, and the stream must still be
+        # closed to give its answer slot back
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(events.close)
+            await events.aclose()

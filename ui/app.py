@@ -44,7 +44,7 @@ def _version() -> str:
 
 def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path: str = "") -> FastAPI:
     root_path = root_path.rstrip("/")
-    service = AnswerService(assistant or EpisodeAssistant(settings), settings.max_concurrent_answers)
+    service = AnswerService.from_settings(assistant or EpisodeAssistant(settings), settings)
     app = FastAPI(
         title=TITLE,
         version=_version(),

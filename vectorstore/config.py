@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     collection: str = Field("episodes", description="Chroma collection name (>= 3 chars)")
     episodes_dir: str = Field("data/episodes", description="what `ingest` reads by default")
     max_file_bytes: int = Field(5_000_000, description="episode files larger than this are rejected")
+    store_timeout: float = Field(10.0, description="seconds before a Chroma server call gives up (server mode)")
     embed_batch_size: int = 32
 
     # --- retrieval -------------------------------------------------------------------------
@@ -71,6 +72,10 @@ class Settings(BaseSettings):
     frame_ancestors: str | None = Field(None, description="CSP frame-ancestors; unset = 'self'")
     max_question_chars: int = 2000
     max_concurrent_answers: int = 4
+    answer_wait: float = Field(10.0, description="seconds a question waits for a free answer slot before 503")
+    health_timeout: float = Field(2.0, description="/healthz answers 503 when the store takes longer")
+    max_body_bytes: int = Field(1_000_000, description="larger request bodies get 413 before they are parsed")
+    session_max_age: int = Field(43_200, description="seconds the iframe's session cookie stays valid")
 
     @property
     def store_label(self) -> str:
