@@ -216,3 +216,9 @@ def cmd_serve(args, settings) -> int:
     from ui.server import serve
 
     return serve(settings, host=args.host, port=args.port, root_path=args.root_path)
+
+
+def cmd_mcp(args, settings) -> int:
+    from ui.mcp_server import run_stdio
+
+    return run_stdio(make_assistant(settings), settings)

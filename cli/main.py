@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=7860)
     s.add_argument("--root-path", default="", help="path prefix when served behind a reverse proxy, e.g. /assistant")
     s.set_defaults(func=commands.cmd_serve)
+
+    s = sub.add_parser("mcp", help="serve the MCP tools over stdin/stdout (for an MCP client to launch)")
+    s.set_defaults(func=commands.cmd_mcp)
     return p
 
 

@@ -8,6 +8,8 @@ Routes (all under ``root_path`` when one is given):
 
 * ``/``                the chat (Gradio, mounted at the root so an iframe's ``src`` is just the app URL)
 * ``/api/ask``, ``/api/ask/stream``, ``/healthz``   the JSON API; ``/docs`` its OpenAPI page
+* ``/v1/models``, ``/v1/chat/completions``   the OpenAI-compatible endpoint (ui/openai_compat.py)
+* ``/mcp``             the MCP tools over streamable HTTP (ui/mcp_server.py)
 * ``/gradio.js``       the ``<gradio-app>`` web-component loader, served from this app (no CDN)
 * ``/gradio_api/...``  Gradio's own API (``gradio_client``): endpoints ``/ask`` and ``/answer``
 
@@ -27,6 +29,8 @@ from assistant.chain import EpisodeAssistant
 
 from .api import api_router
 from .chat import CSS, TITLE, build_chat, gr
+from .mcp_server import mount_mcp
+from .openai_compat import openai_router
 from .security import AuthMiddleware, PortalAuth, RootPath, SecurityHeaders, add_cors
 from .service import AnswerService
 
@@ -53,6 +57,8 @@ def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path
     )
     app.state.service = service
     app.include_router(api_router(service))
+    app.include_router(openai_router(service))
+    mount_mcp(app, service, settings)  # before Gradio's catch-all mount at "/"
 
     @app.get("/gradio.js", include_in_schema=False)
     def gradio_js():

@@ -27,6 +27,9 @@ from starlette.datastructures import MutableHeaders, QueryParams
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 
+from .openai_compat import PREFIX as OPENAI_PREFIX
+from .openai_compat import auth_error_body
+
 TOKEN_PARAM = "token"
 TOKEN_COOKIE = "episode_assistant_session"
 PUBLIC_PATHS = frozenset({"/healthz"})
@@ -129,7 +132,10 @@ class AuthMiddleware:
         if self.auth.user(conn) is None:
             if scope["type"] == "websocket":
                 return await send({"type": "websocket.close", "code": 1008})
-            return await _respond(send, 401, {"detail": self.auth.refusal(conn)}, {"WWW-Authenticate": "Bearer"})
+            message = self.auth.refusal(conn)
+            # an OpenAI client reads {"error": {...}}, everything else {"detail": ...}
+            body = auth_error_body(message) if route.startswith(OPENAI_PREFIX) else {"detail": message}
+            return await _respond(send, 401, body, {"WWW-Authenticate": "Bearer"})
         if scope["type"] == "http" and scope["method"] == "GET" and self.auth.query_token_ok(conn):
             return await self._swap_token_for_cookie(scope, send)
         await self.app(scope, receive, send)
