@@ -27,13 +27,9 @@ PORTAL = "https://portal.example.com"
 
 
 @pytest.fixture(scope="module")
-def base(indexed_settings):
-    return indexed_settings.model_copy(update={"answerer": "extractive"})
-
-
-@pytest.fixture(scope="module")
-def bot(base):
-    return EpisodeAssistant(base)
+def bot(indexed_settings):
+    """The extractive assistant whose answers the tools must give; ``bot.settings`` are the server's."""
+    return EpisodeAssistant(indexed_settings.model_copy(update={"answerer": "extractive"}))
 
 
 def call(connection, steps):
@@ -102,10 +98,10 @@ def _quotes_of_episode():
     return SearchFilter(episode=EPISODE_ID, sections=("quotes",))
 
 
-def test_stdio_client_calls_all_three_tools(base, bot):
+def test_stdio_client_calls_all_three_tools(bot):
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "cli", "--db", str(base.db), "mcp"],
+        args=["-m", "cli", "--db", str(bot.settings.db), "mcp"],
         env=child_env(),
         cwd=str(ROOT),
     )
@@ -137,8 +133,8 @@ def http_client(url: str, headers: dict, statuses: list | None = None):
     return Connected()
 
 
-def test_http_with_and_without_the_token(base, bot):
-    app = create_app(base.model_copy(update={"api_token": TOKEN, "allowed_origins": PORTAL}), bot)
+def test_http_with_and_without_the_token(bot):
+    app = create_app(bot.settings.model_copy(update={"api_token": TOKEN, "allowed_origins": PORTAL}), bot)
     with running_app(app) as url:
         out = call(http_client(url, {"Authorization": f"Bearer {TOKEN}"}), exercise_all_tools)
         check_results(out, bot)
