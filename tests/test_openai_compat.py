@@ -8,14 +8,16 @@ import json
 import re
 import shutil
 
+import anyio
 import openai
 import pytest
 import requests
 
+from assistant.answer import Answer, Citation
 from assistant.chain import EpisodeAssistant
 from assistant.query import Query
 from ui.app import create_app
-from ui.openai_compat import SOURCES_HEADING, answer_text, content
+from ui.openai_compat import SOURCES_HEADING, answer_text, completion_chunks, content
 from vectorstore.ingest import ingest
 from vectorstore.store import EpisodeStore
 
@@ -164,6 +166,51 @@ def test_episode_text_cannot_become_html_in_the_content(client):
 def test_answerer_model_and_ignored_sampling_options(client):
     r = ask(client, RL, model="episode-assistant:extractive", temperature=0.2, max_tokens=5, n=1, top_p=0.5)
     assert r.episode_assistant["answerer"] == "extractive" and r.citations
+
+
+def test_stream_relays_only_token_text_and_puts_citations_last():
+    """Status events (progress stages) have no OpenAI counterpart; token texts pass as they are."""
+    cite = Citation(
+        marker=1,
+        id="e/quotes/3",
+        episode_id="e",
+        section="quotes",
+        index=3,
+        text="A.",
+        line_start=1,
+        line_end=2,
+        title="T",
+        kind="speaker quote",
+        location="quote 3 · lines 1–2",
+    )
+    answer = Answer("q", "q", "A [1]. B.", False, [cite])
+    events = [
+        {"type": "status", "stage": "searching"},
+        {"type": "token", "text": "A [1]."},
+        {"type": "status", "stage": "writing"},
+        {"type": "token", "text": " B."},
+        {"type": "answer", "answer": answer},
+    ]
+
+    async def rest():
+        for e in events[1:]:
+            yield e
+
+    async def collect():
+        return [part async for part in completion_chunks(events[0], rest(), "chatcmpl-x", 0, "episode-assistant")]
+
+    parts = anyio.run(collect)
+    assert parts[-1] == "data: [DONE]\n\n"
+    chunks = [json.loads(p[len("data: ") :]) for p in parts[:-1]]
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    assert deltas[0] == {"role": "assistant", "content": ""}
+    assert [d.get("content") for d in deltas[1:-1]] == [
+        "A [1].",
+        " B.",
+        "\n\n**Sources**\n- [1] *T* — speaker quote, quote 3 · lines 1–2: “A.”",
+    ]
+    assert deltas[-1] == {} and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["citations"] == ["e/quotes/3"] and chunks[-1]["episode_assistant"] == answer.to_dict()
 
 
 # --- errors ------------------------------------------------------------------------------------

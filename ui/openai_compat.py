@@ -368,7 +368,7 @@ def openai_router(service: AnswerService) -> APIRouter:
                 await events.aclose()
                 raise as_openai_error(e) from None
             return StreamingResponse(
-                _relay(first, events, cid, now, req.model),
+                completion_chunks(first, events, cid, now, req.model),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -382,7 +382,7 @@ def openai_router(service: AnswerService) -> APIRouter:
     return router
 
 
-async def _relay(first: dict | None, events, cid: str, created: int, model: str):
+async def completion_chunks(first: dict | None, events, cid: str, created: int, model: str):
     """Chain events -> chat.completion.chunk events: ``token`` texts (final, checked text by the
     stream contract) as content deltas; ``status`` events have no OpenAI counterpart."""
     yield _chunk(cid, created, model, {"role": "assistant", "content": ""})
