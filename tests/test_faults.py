@@ -385,7 +385,7 @@ def fake_embed(self, chunks, on_batch=None):
 
 def snapshot(db):
     store = EpisodeStore(load_settings(db=db))
-    got = store.chunks(with_vectors=True)
+    got = store.chunks(with_vectors=True, include_incomplete=True)  # the raw records, strays too
     chunks, per_episode = {}, {}
     for c in got:
         m = {k: v for k, v in c.metadata.items() if k != "indexed_at"}
@@ -393,15 +393,17 @@ def snapshot(db):
         per_episode[m["episode_id"]] = per_episode.get(m["episode_id"], 0) + 1
     episodes = {m["episode_id"]: {k: v for k, v in m.items() if k != "indexed_at"} for m in store.episodes()}
     incomplete = sorted(e for e, m in episodes.items() if sum(counts_from_manifest(m).values()) != per_episode.get(e))
-    # the vector index agrees with the records: every stored vector finds itself
+    # the vector index agrees with the records: every stored vector of a listed episode finds itself
     vectors = {c.id: c.vector for c in got}
-    sample = sorted(vectors)[:: max(1, len(vectors) // 25)]
+    listed = sorted(i for i in vectors if i.split("/", 1)[0] in episodes)
+    sample = listed[:: max(1, len(listed) // 25)]
     lost = []
     for i in sample:
         nearest = store.query(vectors[i], 1)
         if not nearest or nearest[0].similarity < 1 - 1e-4:
             lost.append(i)
-    return {"db": db, "count": store.count(), "ids": [c.id for c in got], "chunks": chunks, "per_episode": per_episode,
+    raw_count = store._collection.count()
+    return {"db": db, "count": raw_count, "ids": [c.id for c in got], "chunks": chunks, "per_episode": per_episode,
             "episodes": episodes, "incomplete": incomplete, "strays": sorted(store.stray_episode_ids()),
             "not_found_by_vector": lost, "vectors": {i: [round(x, 4) for x in v] for i, v in vectors.items()}}
 

@@ -8,14 +8,22 @@ every wait is bounded.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
+import pytest
 import requests
-from test_load import candidate_questions, serving
+from test_load import CLI, candidate_questions, serving
 
 from conftest import ROOT, child_env
+from ui_helpers import free_port
 
 if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(ROOT))
@@ -70,3 +78,158 @@ def test_64_streams_finish_or_get_a_quick_503_while_healthz_answers(indexed_sett
     assert len(chat) == 8, chat  # every chat call ended (none hung)
     for event, payload in chat:
         assert event == "complete" and payload["citations"] or "busy" in str(payload), (event, payload)
+
+
+# --- 3. a write that died before the overview ---------------------------------------------------
+def test_a_write_killed_before_its_overview_leaves_nothing_retrievable(writable_store_settings, tmp_path, monkeypatch):
+    """Before: the half-written episode's chunks were retrieved (dense and BM25), cited and
+    counted by /healthz, although `list` hid it."""
+    from assistant.retriever import HybridRetriever
+    from benchmarks.synth import generate
+    from ui.service import AnswerService
+    from vectorstore.chunks import episode_chunks, section_counts
+    from vectorstore.episode import load_episode
+    from vectorstore.store import EpisodeStore, manifest_for
+
+    store = EpisodeStore(writable_store_settings)
+    chunks_before, episodes_before = store.count(), store.episodes()
+    [path] = generate(1, tmp_path / "episodes", seed=16)  # bundled size: two write batches
+    episode = load_episode(path)
+    chunks = episode_chunks(episode)
+    assert len(chunks) > 256
+    question = next(c.text for c in chunks if c.section == "quotes")
+    vector = store.embeddings.embed_query(question)  # every chunk of it as near as can be
+    manifest = manifest_for(str(path), episode.content_hash, section_counts(chunks), episode.date, episode.duration)
+    upsert = store._collection.upsert
+
+    def dies_at_the_overview(**batch):
+        if any(i.endswith("/overview/0") for i in batch["ids"]):
+            raise KeyboardInterrupt("kill -9 between the chunks and the overview")
+        return upsert(**batch)
+
+    monkeypatch.setattr(store._collection, "upsert", dies_at_the_overview)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_episode(episode.id, chunks, [vector] * len(chunks), manifest)
+    monkeypatch.undo()
+    assert store.stray_episode_ids() == {episode.id}  # its first 256 chunks are in the store
+
+    for reader in (store, EpisodeStore(writable_store_settings)):  # the writer's handle and a fresh one
+        assert reader.episodes() == episodes_before and reader.count() == chunks_before
+        assert not [c.id for c in reader.query(vector, 50) if c.id.startswith(episode.id)]
+        assert not [c.id for c in reader.chunks() if c.id.startswith(episode.id)]
+        for mode in ("hybrid", "dense", "bm25"):
+            hits = HybridRetriever(store=reader, mode=mode, k=20, revision_check_seconds=0).search(question).hits
+            assert hits and not [h.id for h in hits if h.id.startswith(episode.id)], mode
+        health = AnswerService(SimpleNamespace(store=reader), 1).health()
+        assert health == {"episodes": len(episodes_before), "chunks": chunks_before}
+
+
+# --- 2 and 7. one Chroma server under two running servers: rebuilt elsewhere, hung, resumed --------
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """``chroma run`` + two ``serve`` processes on it (short store and health deadlines), the
+    bread episode ingested. Yields (chroma process, chroma URL, [server URLs], work folder)."""
+    import chromadb
+    from chromadb.config import Settings
+    from test_scale_out import BREAD, BREAD_ID, CHROMA, HOST, started, wait_until
+
+    if not CHROMA.exists():
+        pytest.skip("the chroma CLI is not installed")
+    tmp = tmp_path_factory.mktemp("cluster")
+    port = free_port()
+    log = tmp / "chroma.log"
+    cmd = [str(CHROMA), "run", "--path", str(tmp / "chroma-data"), "--host", HOST, "--port", str(port)]
+    with started(cmd, log, child_env(), tmp) as chroma:
+        wait_until(
+            lambda: chromadb.HttpClient(
+                host=HOST, port=port, settings=Settings(anonymized_telemetry=False)
+            ).heartbeat(),
+            "chroma heartbeat",
+            60,
+            chroma,
+            log,
+        )
+        url = f"http://{HOST}:{port}"
+        episodes = tmp / "episodes"
+        episodes.mkdir()
+        (episodes / f"001_{BREAD_ID}.txt").write_text(BREAD, encoding="utf-8")
+        env = child_env(
+            EPISODE_ASSISTANT_STORE_TIMEOUT="3",
+            EPISODE_ASSISTANT_HEALTH_TIMEOUT="1",
+            EPISODE_ASSISTANT_EPISODES_DIR=str(episodes),
+        )
+        with serving(url, tmp, env) as (a, _), serving(url, tmp, env) as (b, _):
+            yield chroma, url, [a, b], tmp
+
+
+def ask_status(base: str, question: str, timeout: float = 30) -> tuple[int, dict]:
+    r = requests.post(f"{base}/api/ask", json={"question": question}, timeout=timeout)
+    return r.status_code, r.json()
+
+
+def test_a_rebuild_from_another_process_is_followed_by_answers_from_every_server(cluster, timed):
+    """Before: both servers kept the dropped collection's handle and answered 503 NotFoundError
+    on /healthz and /api/ask until restarted."""
+    from test_scale_out import BEES, BEES_ID, BREAD_ID, Q_BEES, Q_BREAD, wait_until
+
+    _, url, servers, tmp = cluster
+    for base in servers:
+        status, answer = ask_status(base, Q_BREAD)
+        assert status == 200 and {c["episode_id"] for c in answer["citations"]} == {BREAD_ID}, answer
+    bees = tmp / "new" / f"002_{BEES_ID}.txt"
+    bees.parent.mkdir(exist_ok=True)
+    bees.write_text(BEES, encoding="utf-8")
+    proc = subprocess.run(
+        [*CLI, "--chroma-url", url, "ingest", "--rebuild", "--json", "--no-progress", str(bees)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=child_env(),
+        cwd=tmp,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    timed("rebuilt by a third process")
+
+    def answers_from_the_rebuilt_store(base: str):
+        status, answer = ask_status(base, Q_BEES)
+        assert status == 200, answer  # never a lasting 503
+        return BEES_ID in {c["episode_id"] for c in answer["citations"]} and answer
+
+    for base in servers:
+        wait_until(lambda base=base: answers_from_the_rebuilt_store(base), f"{base} answering after the rebuild", 30)
+        health = requests.get(f"{base}/healthz", timeout=5)
+        assert health.status_code == 200 and health.json()["episodes"] == 1, health.text
+        status, answer = ask_status(base, Q_BREAD)  # the old episode is gone from every answer
+        assert status == 200 and BREAD_ID not in {c["episode_id"] for c in answer["citations"]}
+    timed("both servers answer from the rebuilt store")
+
+
+def test_a_hung_chroma_gives_503_within_the_deadline_and_recovery_after_it_resumes(cluster, timed):
+    """Before: with the Chroma server stopped (SIGSTOP), /healthz and /api/ask hung (no timeout
+    on Chroma's HTTP client), holding worker threads and answer slots."""
+    from test_scale_out import Q_BEES, wait_until
+
+    chroma, _, servers, _ = cluster
+    base = servers[0]
+    assert ask_status(base, Q_BEES)[0] == 200
+    os.killpg(chroma.pid, signal.SIGSTOP)
+    try:
+        # store_timeout 3 s, health_timeout 1 s in this cluster; the client waits far longer
+        health = requests.get(f"{base}/healthz", timeout=15)
+        assert health.status_code == 503 and health.json()["status"] == "unavailable"
+        timed(f"/healthz 503 in {health.elapsed.total_seconds():.1f} s")
+
+        def timed_ask(_) -> tuple[int, float]:
+            t = time.monotonic()
+            return ask_status(base, Q_BEES, timeout=40)[0], round(time.monotonic() - t, 1)
+
+        with ThreadPoolExecutor(6) as pool:  # more than the 4 answer slots: none stays held
+            results = list(pool.map(timed_ask, range(6)))
+        assert [status for status, _ in results] == [503] * 6, results
+        timed(f"6 asks while Chroma is stopped: (status, seconds) {results}")
+    finally:
+        os.killpg(chroma.pid, signal.SIGCONT)
+    for b in servers:
+        wait_until(lambda b=b: requests.get(f"{b}/healthz", timeout=5).status_code == 200, "healthz after SIGCONT", 30)
+        assert ask_status(b, Q_BEES)[0] == 200
+    timed("recovered after SIGCONT")

@@ -66,14 +66,16 @@ pytestmark = pytest.mark.usefixtures("timed")
 
 
 @contextmanager
-def serving(db: Path, workdir: Path, env: dict | None = None, timeout: float = 180):
-    """``episode-assistant serve`` over ``db`` on a free 127.0.0.1 port; yields ``(url, log path)``
-    once ``/healthz`` answers; SIGTERM (then SIGKILL) at the end."""
+def serving(store: Path | str, workdir: Path, env: dict | None = None, timeout: float = 180):
+    """``episode-assistant serve`` over ``store`` (a folder, or a Chroma server's http URL) on a
+    free 127.0.0.1 port; yields ``(url, log path)`` once ``/healthz`` answers; SIGTERM (then
+    SIGKILL) at the end."""
     port = free_port()
     log = workdir / f"serve-{port}.log"
+    where = ["--chroma-url", store] if str(store).startswith("http") else ["--db", str(store)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [*CLI, "--db", str(db), "serve", "--host", HOST, "--port", str(port)],
+            [*CLI, *where, "serve", "--host", HOST, "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env or child_env(),

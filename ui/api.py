@@ -21,6 +21,7 @@ from assistant.answerers import ANSWERER_NAMES
 from assistant.errors import QuestionError
 from assistant.query import Query
 from vectorstore.chunks import SECTIONS
+from vectorstore.store import StoreError
 
 from .service import AnswerService, Busy
 
@@ -82,6 +83,9 @@ def _http_error(e: Exception) -> HTTPException:
         return HTTPException(e.status, str(e))
     if isinstance(e, Busy):
         return HTTPException(503, str(e), headers={"Retry-After": "5"})
+    if isinstance(e, StoreError):  # one line: a traceback per request would flood the log
+        log.error("answering failed: %s", e)
+        return HTTPException(503, "cannot answer right now (the store is unavailable)", headers={"Retry-After": "5"})
     log.exception("answering failed")
     return HTTPException(503, f"cannot answer right now ({type(e).__name__})")
 
@@ -141,8 +145,8 @@ def api_router(service: AnswerService) -> APIRouter:
     async def healthz():
         try:
             counts = await service.health_async()  # bounded by health_timeout, whatever the load
-        except TimeoutError:
-            log.error("health check: the store did not answer within %s s", service.health_timeout)
+        except (TimeoutError, StoreError) as e:
+            log.error("health check: %s", e or f"the store did not answer within {service.health_timeout:g} s")
             return JSONResponse(Health(status="unavailable").model_dump(), status_code=503)
         except Exception:
             log.exception("health check: store unreachable")
@@ -159,7 +163,10 @@ async def _relay(first: dict | None, events):
             yield _event(event)
             event = await anext(events, None)
     except Exception as e:
-        log.exception("answer stream failed")
+        if isinstance(e, StoreError):
+            log.error("answer stream failed: %s", e)
+        else:
+            log.exception("answer stream failed")
         yield {"event": "error", "data": json.dumps({"detail": f"answering failed ({type(e).__name__})"})}
     finally:
         # shielded: on a client disconnect the scope is cancelled, and the stream must still be
