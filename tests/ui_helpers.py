@@ -116,8 +116,37 @@ quotes:
     return path
 
 
+SECOND_EPISODE = """---
+title: 'Bread ovens'
+date: 2030-01-01
+summary: |
+  ## Podcast Summary: Bread ovens
+  ### 1. Key Insights
+  *   **Steam Injection Matters:** Ovens with steam bake better crusts.
+  *   **Stone Decks:** Keep heat.
+quotes:
+- text: 'Steam is what gives a baguette its crackling crust, nothing else does it as well.'
+  relevance_score: 9
+  topic: Baking
+---
+<!-- body -->
+"""
+
+
+def write_second_episode(folder: Path) -> Path:
+    """A small valid episode about bread ovens, with bold lead phrases in its summary."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "001_00000000000000aa.txt"
+    path.write_text(SECOND_EPISODE, encoding="utf-8")
+    return path
+
+
 def artifacts_dir() -> Path:
-    """test-artifacts/ at the repo root (gitignored): screenshots survive the run for a look."""
-    d = Path(__file__).resolve().parents[1] / "test-artifacts"
-    d.mkdir(exist_ok=True)
+    """out/screenshots/ at the repo root (gitignored): screenshots survive the run for a look."""
+    d = Path(__file__).resolve().parents[1] / "out" / "screenshots"
+    d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def screenshot(page, name: str) -> None:
+    page.screenshot(path=str(artifacts_dir() / f"{name}.png"), full_page=True)

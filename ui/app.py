@@ -11,6 +11,8 @@ Routes (all under ``root_path`` when one is given):
 * ``/v1/models``, ``/v1/chat/completions``   the OpenAI-compatible endpoint (ui/openai_compat.py)
 * ``/mcp``             the MCP tools over streamable HTTP (ui/mcp_server.py)
 * ``/gradio.js``       the ``<gradio-app>`` web-component loader, served from this app (no CDN)
+* ``/portal-example``  ui/portal_example.html: a portal page framing the chat (same origin, so it just works)
+* ``/docs``, ``/redoc`` the OpenAPI pages, with their JS/CSS served by this app (fastapi-offline; no CDN)
 * ``/gradio_api/...``  Gradio's own API (``gradio_client``): endpoints ``/ask`` and ``/answer``
 
 Middleware, outermost first: RootPath (prefix handling) -> SecurityHeaders (CSP frame-ancestors
@@ -24,11 +26,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi_offline import FastAPIOffline
 
 from assistant.chain import EpisodeAssistant
 
 from .api import api_router
-from .chat import CSS, TITLE, build_chat, gr
+from .chat import CHAT_JS, CSS, TITLE, build_chat, gr
 from .mcp_server import mount_mcp
 from .openai_compat import openai_router
 from .security import AuthMiddleware, PortalAuth, RootPath, SecurityHeaders, add_cors
@@ -37,6 +40,7 @@ from .service import AnswerService
 # Gradio's web-component loader; it imports the hashed bundle from ./assets/, which the mounted
 # Gradio app serves.
 GRADIO_JS = Path(gr.__file__).parent / "templates" / "frontend" / "gradio.js"
+PORTAL_EXAMPLE = Path(__file__).parent / "portal_example.html"
 
 
 def _version() -> str:
@@ -49,7 +53,7 @@ def _version() -> str:
 def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path: str = "") -> FastAPI:
     root_path = root_path.rstrip("/")
     service = AnswerService.from_settings(assistant or EpisodeAssistant(settings), settings)
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with bundled Swagger/ReDoc files: they work offline
         title=TITLE,
         version=_version(),
         description="Answers questions about podcast episodes, citing positions in the episode files. "
@@ -64,6 +68,10 @@ def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path
     def gradio_js():
         return FileResponse(GRADIO_JS, media_type="text/javascript")
 
+    @app.get("/portal-example", include_in_schema=False)
+    def portal_example():
+        return FileResponse(PORTAL_EXAMPLE, media_type="text/html")
+
     # Mounted last: the routes above take precedence over Gradio's catch-all mount at "/".
     gr.mount_gradio_app(
         app,
@@ -72,6 +80,7 @@ def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path
         auth_dependency=PortalAuth(settings).gradio_dependency(),
         root_path=root_path or None,
         css=CSS,
+        js=CHAT_JS,
         footer_links=["api", "settings"],
         ssr_mode=False,
         max_file_size="1mb",

@@ -26,6 +26,28 @@ def ensure_indexed(store: EpisodeStore, episodes_dir: str) -> None:
         print("warning: nothing is indexed; every question will be answered 'not covered'", file=sys.stderr)
 
 
+def startup_summary(settings, assistant: EpisodeAssistant) -> list[str]:
+    """What a person running ``serve`` needs to know: which answerer and model answer, which store
+    holds how much. ``auto`` is resolved here; the local model's server still starts lazily."""
+    answerer = assistant.answerer()
+    if answerer.name != "llm":
+        model = "none (answers quote the episodes' own words)"
+    elif settings.llm_base_url:
+        model = f"{settings.llm_model or 'the default model'} at {settings.llm_base_url}"
+    else:
+        from assistant.local_model import model_file
+
+        model = f"bundled local model {model_file(settings.local_model)}"
+    where = f"Chroma server {settings.chroma_url}" if settings.chroma_url else f"embedded Chroma in {settings.db}"
+    episodes, chunks = len(assistant.store.episodes()), assistant.store.count()
+    return [
+        f"answerer: {answerer.name}" + (" (setting: auto)" if settings.answerer == "auto" else ""),
+        f"model:    {model}",
+        f"store:    {where}, collection {settings.collection!r}",
+        f"indexed:  {episodes} episode{'s' if episodes != 1 else ''}, {chunks:,} chunks",
+    ]
+
+
 def serve(settings, host: str = "127.0.0.1", port: int = 7860, root_path: str = "") -> int:
     try:
         store = EpisodeStore(settings)
@@ -37,6 +59,8 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860, root_path: str = 
     app = create_app(settings, assistant, root_path=root_path)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"Episode assistant: http://{shown}:{port}{root_path.rstrip('/')}/  (API docs: …/docs)", file=sys.stderr)
+    for line in startup_summary(settings, assistant):
+        print(f"  {line}", file=sys.stderr)
     # proxy_headers: behind a reverse proxy on this host, X-Forwarded-Proto makes the scheme https
     # (which the cross-site cookie for iframes needs). The prefix is handled by the app (RootPath),
     # not by uvicorn's root_path, so requests work whether or not the proxy strips it.
