@@ -25,6 +25,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
+from vectorstore.chunks import DUP_WINDOW_CONTAINMENT, near_duplicate
 from vectorstore.config import default
 from vectorstore.filters import SearchFilter
 from vectorstore.store import EpisodeStore
@@ -42,7 +43,7 @@ class Hit:
     score: float = 0.0  # fused RRF score (or the single retriever's score)
     dense_score: float | None = None  # cosine similarity
     bm25_score: float | None = None
-    alternates: list[str] = field(default_factory=list)  # near-duplicate quotes folded into this hit
+    alternates: list[str] = field(default_factory=list)  # near-duplicates folded into this hit
 
     def to_document(self) -> Document:
         md = dict(
@@ -203,19 +204,49 @@ class HybridRetriever(BaseRetriever):
         return [h.to_document() for h in self.search(query, k=k).hits]
 
 
+def _duplicate_key(hit: Hit) -> tuple[str, str, int] | None:
+    group = hit.metadata.get("dup_group")
+    if group is None:
+        return None
+    return hit.metadata.get("episode_id", ""), hit.metadata.get("section", ""), int(group)
+
+
+def _same_words(hit: Hit, leader: Hit) -> bool:
+    """Near-duplicate text, for stores indexed before a group was recorded (the grouping rule
+    changes; an unchanged file is not re-chunked): quotes, and entity context windows."""
+    md, lmd = hit.metadata, leader.metadata
+    section = md.get("section")
+    if section != lmd.get("section") or md.get("episode_id") != lmd.get("episode_id"):
+        return False
+    if section == "quotes":
+        return near_duplicate(hit.text, leader.text)
+    if section == "companies" and md.get("transcript_position") is not None:
+        return lmd.get("transcript_position") is not None and near_duplicate(
+            hit.text, leader.text, DUP_WINDOW_CONTAINMENT
+        )
+    return False
+
+
 def collapse_duplicates(ranked: list[Hit]) -> list[Hit]:
-    """Keep the best-ranked quote of each near-duplicate group; the others become its alternates."""
+    """One hit per near-duplicate group (quotes, entity context windows), at the group's best rank;
+    the others become its alternates. The hit kept is the group's longest text: "Okay, so I think
+    RL has finally worked" (quotes/5) is the start of quotes/16, which goes on to say what it means."""
     kept: list[Hit] = []
-    leaders: dict[tuple[str, int], Hit] = {}
+    leaders: dict[tuple[str, str, int], int] = {}  # group -> position in kept
     for hit in ranked:
-        group = hit.metadata.get("dup_group")
-        if group is None:
+        key = _duplicate_key(hit)
+        at = leaders.get(key) if key else None
+        if at is None:
+            at = next((i for i, k in enumerate(kept) if _same_words(hit, k)), None)
+        if at is None:
             kept.append(hit)
+            if key:
+                leaders[key] = len(kept) - 1
             continue
-        key = (hit.metadata.get("episode_id", ""), int(group))
-        if key in leaders:
-            leaders[key].alternates.append(hit.id)
+        leader = kept[at]
+        if len(hit.text) > len(leader.text):  # the fuller text speaks for the group, at its best rank
+            hit.alternates, leader.alternates = [*leader.alternates, leader.id], []
+            kept[at] = hit
         else:
-            leaders[key] = hit
-            kept.append(hit)
+            leader.alternates.append(hit.id)
     return kept

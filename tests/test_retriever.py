@@ -25,8 +25,8 @@ def test_hybrid_finds_the_rl_quotes(retriever):
 
 
 def test_fusion_is_weighted_rrf(indexed_store):
-    dense = HybridRetriever(store=indexed_store, k=5, mode="dense").search(RL_QUESTION, k=40)
-    bm25 = HybridRetriever(store=indexed_store, k=5, mode="bm25").search(RL_QUESTION, k=40)
+    dense = HybridRetriever(store=indexed_store, k=5, mode="dense", collapse_duplicates=False).search(RL_QUESTION, k=40)
+    bm25 = HybridRetriever(store=indexed_store, k=5, mode="bm25", collapse_duplicates=False).search(RL_QUESTION, k=40)
     fused = HybridRetriever(store=indexed_store, k=5, rrf_k=60, bm25_weight=1.0, collapse_duplicates=False).search(
         RL_QUESTION
     )

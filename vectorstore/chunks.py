@@ -17,13 +17,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from .episode import Entity, Episode, Quote
+from .episode import Entity, Episode
 
 # A quote inherits an entity's transcript offset when they share at least this many characters:
 # long enough that common phrases ("I think that the") don't match by chance.
 MIN_ANCHOR_OVERLAP = 24
-# Two quotes are near-duplicates when this share of the shorter one's word bigrams recurs in the other.
+# Two quotes are near-duplicates when this share of the shorter one's word bigrams recurs in the other,
+# or when half of them do and one unbroken stretch covers DUP_RUN of the shorter one (quotes/5 is
+# quotes/16's first sentence plus "Okay, so I think": 0.75 of bigrams, 0.82 in one run; two quotes that
+# merely share a sentence, quotes/31 and /84, reach 0.62 and 0.49).
 DUP_CONTAINMENT = 0.8
+DUP_PARTIAL = 0.5
+DUP_RUN = 0.75
+# Entity context windows are ~100-character cuts of the transcript around a name: two names said in
+# one breath get windows shifted by a few words (companies/18 "Like OpenAI" and /19 "Openai": 0.96;
+# /13 "Sam Rodriguez" and /14 "Future House": 0.74), so the bar is lower than for quotes.
+DUP_WINDOW_CONTAINMENT = 0.6
 
 
 @dataclass
@@ -51,10 +60,36 @@ def _bigrams(text: str) -> set[tuple[str, str]]:
     return set(zip(words, words[1:])) or {(w, "") for w in words}
 
 
-def duplicate_groups(quotes: list[Quote]) -> dict[int, int]:
-    """Quote index -> group id (the smallest index in its group), for quotes with a near-duplicate."""
-    grams = [_bigrams(q.text) for q in quotes]
-    parent = list(range(len(quotes)))
+def near_duplicate(
+    a: str, b: str, containment: float = DUP_CONTAINMENT, grams: tuple[set, set] | None = None
+) -> bool:
+    """Do ``a`` and ``b`` say the same thing in (nearly) the same words?
+
+    >>> near_duplicate("Okay, so I think the biggest change is that RL has finally worked",
+    ...                "the biggest change is that RL has finally worked. We have proof.")
+    True
+    >>> near_duplicate("RL has finally worked.", "Pre-training gives a dense signal.")
+    False
+    """
+    ga, gb = grams or (_bigrams(a), _bigrams(b))
+    small = min(len(ga), len(gb))
+    if not small:
+        return False
+    shared = len(ga & gb) / small
+    if shared >= containment:
+        return True
+    if shared < DUP_PARTIAL:
+        return False
+    na, nb = _norm(a), _norm(b)
+    run = SequenceMatcher(None, na, nb, autojunk=False).find_longest_match(0, len(na), 0, len(nb)).size
+    return run >= DUP_RUN * min(len(na), len(nb))
+
+
+def duplicate_groups(texts: list[str], containment: float = DUP_CONTAINMENT) -> dict[int, int]:
+    """Position -> group id (the smallest position in its group), for texts with a near-duplicate
+    (``texts[i]`` is item i of its list; an empty text never groups)."""
+    grams = [_bigrams(t) if t else set() for t in texts]
+    parent = list(range(len(texts)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -62,14 +97,13 @@ def duplicate_groups(quotes: list[Quote]) -> dict[int, int]:
             i = parent[i]
         return i
 
-    for i in range(len(quotes)):
-        for j in range(i + 1, len(quotes)):
-            small = min(len(grams[i]), len(grams[j]))
-            if small and len(grams[i] & grams[j]) / small >= DUP_CONTAINMENT:
+    for i in range(len(texts)):
+        for j in range(i + 1, len(texts)):
+            if near_duplicate(texts[i], texts[j], containment, (grams[i], grams[j])):
                 a, b = root(i), root(j)
                 parent[max(a, b)] = min(a, b)
     groups: dict[int, list[int]] = {}
-    for i in range(len(quotes)):
+    for i in range(len(texts)):
         groups.setdefault(root(i), []).append(i)
     return {i: g for g, members in groups.items() if len(members) > 1 for i in members}
 
@@ -139,7 +173,7 @@ def _add(
 
 def _quote_chunks(episode: Episode) -> list[Chunk]:
     chunks: list[Chunk] = []
-    dups = duplicate_groups(episode.quotes)
+    dups = duplicate_groups([q.text for q in episode.quotes])
     positions = _quote_positions(episode)
     for q in episode.quotes:
         md = _base(episode, "quotes", q.index, q.line_start, q.line_end)
@@ -157,9 +191,14 @@ def _quote_chunks(episode: Episode) -> list[Chunk]:
 
 def _entity_chunks(episode: Episode) -> list[Chunk]:
     chunks: list[Chunk] = []
+    # only transcript windows group: two descriptions worded alike still describe two entities
+    windows = [e.context if e.position is not None and e.context else "" for e in episode.companies]
+    dups = duplicate_groups(windows, DUP_WINDOW_CONTAINMENT)
     for e in episode.companies:
         md = _base(episode, "companies", e.index, e.line_start, e.line_end)
         md["name"] = e.name
+        if e.index in dups:
+            md["dup_group"] = dups[e.index]
         if e.category:
             md["topic"] = e.category
         if e.position is not None:
