@@ -63,19 +63,35 @@ class Health(BaseModel):
 
 
 class ErrorModel(BaseModel):
-    detail: str
+    detail: str = Field(description="what went wrong, in words")
 
 
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before asking again", "schema": {"type": "integer"}}}
+# Every status the answer endpoints return besides 200, with its JSON body. 422 is FastAPI's own
+# (`{"detail": [{"loc", "msg", "type", ...}]}`, added to the schema by FastAPI).
 ERRORS = {
-    401: {"model": ErrorModel, "description": "missing token or trusted-user header"},
-    413: {"model": ErrorModel, "description": "question longer than max_question_chars"},
-    503: {"model": ErrorModel, "description": "all answer slots busy, or the store unreachable"},
+    400: {"model": ErrorModel, "description": "the question is empty, has no words, or holds an invalid character"},
+    401: {
+        "model": ErrorModel,
+        "description": "missing or wrong token, or missing trusted-user header (with `WWW-Authenticate: Bearer`)",
+    },
+    404: {"model": ErrorModel, "description": "`episode` names no indexed episode"},
+    413: {
+        "model": ErrorModel,
+        "description": "question longer than max_question_chars, history too long, or body over max_body_bytes",
+    },
+    503: {
+        "model": ErrorModel,
+        "description": "all answer slots stayed busy, or the store is unreachable (both with `Retry-After`)",
+        "headers": RETRY_AFTER,
+    },
 }
 
-STREAM_DOC = """Server-sent events: `token` events (`{"type": "token", "text": ...}`) while the answer is
-produced, then one `answer` event (`{"type": "answer", "answer": <answer object>}`) whose text
-**replaces** the streamed text (markers are renumbered once the answer is checked). A failure after
-the stream started arrives as an `error` event (`{"detail": ...}`)."""
+STREAM_DOC = """Server-sent events: `status` events (`{"type": "status", "stage": "searching"}`, then
+`"writing"`) while the answer is prepared, `token` events (`{"type": "token", "text": ...}`) with
+each checked sentence (final: their concatenation is the answer text), then one `answer` event
+(`{"type": "answer", "answer": <answer object>}`). A failure after the stream started arrives as an
+`error` event (`{"detail": ...}`); failures before it are the HTTP statuses below."""
 
 
 def _http_error(e: Exception) -> HTTPException:

@@ -33,7 +33,7 @@ CURATED = {
         "What has changed in the past year with RL and language models?",
         "What do they predict about software engineering agents?",
         "Why is software engineering improving faster than other domains?",
-        "sample efficiency?",
+        "What do they say about sample efficiency?",
     ),
 }
 
