@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -233,3 +234,112 @@ def test_a_hung_chroma_gives_503_within_the_deadline_and_recovery_after_it_resum
         wait_until(lambda b=b: requests.get(f"{b}/healthz", timeout=5).status_code == 200, "healthz after SIGCONT", 30)
         assert ask_status(b, Q_BEES)[0] == 200
     timed("recovered after SIGCONT")
+
+
+# --- 5, 6 and the low items of ingest ----------------------------------------------------------------
+def small_episode(folder: Path, seed: int = 5) -> Path:
+    from benchmarks.synth import generate
+
+    [path] = generate(1, folder, seed=seed, max_quotes=2, max_entities=1, max_summary_sections=1, max_summary_chars=300)
+    return path
+
+
+def test_identical_copies_under_other_names_are_skipped_when_unchanged(tmp_path, settings, timed):
+    """Before: 30 same-content copies -> 29 "updated" (re-embedded) on every run: the unchanged
+    check looked up the hash among all manifests and found another copy's."""
+    from vectorstore.ingest import ingest
+    from vectorstore.store import EpisodeStore
+
+    source = small_episode(tmp_path / "one")
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    for i in range(30):
+        shutil.copy(source, folder / f"copy-{i:02d}.txt")
+    store = EpisodeStore(settings)
+    assert [r.status for r in ingest([folder], store, progress=False)] == ["added"] * 30
+    timed("30 copies added")
+    t = time.monotonic()
+    again = ingest([folder], store, progress=False)
+    timed(f"unchanged re-ingest of 30 copies: {time.monotonic() - t:.2f} s")
+    assert [r.status for r in again] == ["skipped"] * 30
+    assert len(store.episodes()) == 30
+
+
+def test_yaml_aliases_are_refused_with_the_line(tmp_path):
+    """Before: 400 aliases of one long quote in a 230 KB file made a 388 MB store."""
+    from vectorstore.episode import EpisodeError, load_episode
+
+    quote = "word " * 200
+    aliases = "".join("- text: *long\n" for _ in range(400))
+    path = tmp_path / "aliases.txt"
+    path.write_text(f"---\ntitle: T\nsummary: '## S'\nquotes:\n- text: &long '{quote}'\n{aliases}---\n")
+    with pytest.raises(EpisodeError) as err:
+        load_episode(path)
+    assert str(err.value) == f"{path}:6: YAML aliases (*long) are not allowed in episode files: write the value out"
+    merge = tmp_path / "merge.txt"
+    merge.write_text("---\nbase: &b {title: T}\n<<: *b\nsummary: '## S'\n---\n")
+    with pytest.raises(EpisodeError, match=r"merge.txt:3: YAML aliases \(\*b\)"):
+        load_episode(merge)
+
+
+def test_special_files_are_refused_and_reads_are_bounded(tmp_path):
+    """Before: `ingest FIFO` blocked forever, a character device was read until MemoryError (here
+    /dev/null: "file is empty"), folder scans skipped FIFOs and dangling links without a word, and
+    max_file_bytes was checked on the size stat reports (0 for /proc files), not on the bytes read."""
+    from vectorstore.episode import EpisodeError, read_episode_bytes
+
+    with pytest.raises(EpisodeError, match=r"file is too large \(over 100 bytes"):
+        read_episode_bytes(Path("/proc/self/maps"), max_bytes=100)
+
+    folder = tmp_path / "episodes"
+    good = small_episode(folder)
+    os.mkfifo(folder / "fifo.txt")
+    (folder / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    fifo = tmp_path / "lone-fifo.txt"
+    os.mkfifo(fifo)
+    proc = subprocess.run(
+        [*CLI, "--db", str(tmp_path / "db"), "ingest", "--json", "--no-progress", str(folder), str(fifo), "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a blocking read of the FIFO would end here
+        env=child_env(),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: {fifo}: not a regular file (a FIFO): episode files must be regular files",
+        "error: /dev/null: not a regular file (a character device): episode files must be regular files",
+    ]
+    results = {Path(r["file"]).name: r for r in json.loads(proc.stdout)["episodes"]}
+    assert results[good.name]["status"] == "added"
+    assert results["fifo.txt"]["status"] == "skipped" and "not a regular file (a FIFO)" in results["fifo.txt"]["error"]
+    assert (
+        results["dangling.txt"]["status"] == "skipped" and "dangling symbolic link" in results["dangling.txt"]["error"]
+    )
+
+
+def test_an_id_another_file_still_gives_is_refused_naming_both_files(tmp_path, settings):
+    """Before: a file with the same `id:`, ingested in a later run, silently replaced the other
+    file's episode."""
+    from vectorstore.ingest import ingest
+    from vectorstore.store import EpisodeStore
+
+    def episode(folder: Path, title: str) -> Path:
+        folder.mkdir()
+        path = folder / "episode.txt"
+        path.write_text(f"---\ntitle: {title}\nid: shared-id\nsummary: '## S\n\n  {title} in depth.'\n---\n")
+        return path
+
+    first, second = episode(tmp_path / "a", "Sourdough"), episode(tmp_path / "b", "Beekeeping")
+    store = EpisodeStore(settings)
+    assert [r.status for r in ingest([first], store, progress=False)] == ["added"]
+    [r] = ingest([second], store, progress=False)
+    assert r.status == "failed"
+    assert r.error == (
+        f"{second}:3: episode id 'shared-id' is already the id of {first.resolve()}; "
+        "give one of the two files another id"
+    )
+    assert store.episode("shared-id")["file"] == str(first.resolve())
+    first.unlink()  # moved away: now the id is free for the other file
+    assert [r.status for r in ingest([second], store, progress=False)] == ["updated"]

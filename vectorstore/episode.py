@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +181,7 @@ class Episode(BaseModel):
     summary: list[SummarySection]
     title_line: int
     front_matter_end: int
+    id_line: int | None = None  # where an ``id:`` key gives the id (None: taken from the file name)
 
 
 _ID_FROM_NAME = re.compile(r"^\d+_([0-9a-f]{8,})$")
@@ -200,14 +203,44 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words: ``file_kind(os.stat("/dev/null").st_mode)`` -> 'character device'."""
+    for test, kind in (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return kind
+    return "regular file" if stat.S_ISREG(mode) else "special file"
+
+
+def _not_regular(path: Path, mode: int) -> EpisodeError:
+    return EpisodeError(path, f"not a regular file (a {file_kind(mode)}): episode files must be regular files")
+
+
 def read_episode_bytes(path: Path, max_bytes: int | None = None) -> bytes:
-    """The file's bytes; ``max_bytes`` defaults to the ``max_file_bytes`` setting."""
+    """The file's bytes; ``max_bytes`` defaults to the ``max_file_bytes`` setting and bounds the
+    bytes read, not only the size the file system reports (``/proc`` files report 0). A FIFO or
+    a device is refused before it is read (reading a FIFO blocks; a device never ends)."""
     max_bytes = default("max_file_bytes") if max_bytes is None else max_bytes
+    too_large = f"file is too large (over {max_bytes:,} bytes, the limit)"
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise EpisodeError(path, f"file is too large ({size:,} bytes; the limit is {max_bytes:,})")
-        return path.read_bytes()
+        if not stat.S_ISREG(mode := os.stat(path).st_mode):
+            raise _not_regular(path, mode)
+        # O_NONBLOCK: should the path have become a FIFO since the stat, opening it must not block
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _not_regular(path, info.st_mode)
+            if info.st_size > max_bytes:
+                raise EpisodeError(path, f"file is too large ({info.st_size:,} bytes; the limit is {max_bytes:,})")
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise EpisodeError(path, too_large)
+        return data
     except OSError as e:
         raise EpisodeError(path, f"cannot read file: {e.strerror or e}") from None
 
@@ -267,6 +300,34 @@ def _child(node: yaml.Node, key: str | int) -> yaml.Node | None:
     return None
 
 
+def _shared_node(root: yaml.Node) -> yaml.Node | None:
+    """A node reached twice: what an alias (``*name``) makes of its anchor's node."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in node.value for n in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None
+
+
+def _refuse_aliases(path: Path, front: str, root: yaml.Node) -> None:
+    """Aliases repeat content that is in the file once: 400 aliases of one long quote made a
+    230 KB file a 388 MB store. Episode files are written out in full, so any alias is refused
+    (the error names the line of the first one)."""
+    if _shared_node(root) is None:
+        return
+    alias = next((e for e in yaml.parse(front, Loader=_Loader) if isinstance(e, yaml.AliasEvent)), None)
+    line = alias.start_mark.line + 2 if alias is not None and alias.start_mark else None
+    name = f" (*{alias.anchor})" if alias is not None else ""
+    raise EpisodeError(path, f"YAML aliases{name} are not allowed in episode files: write the value out", line)
+
+
 def _line_of(root: yaml.Node, loc: tuple) -> int | None:
     node, line = root, None
     for key in loc:
@@ -284,9 +345,13 @@ def parse_episode(path: Path, data: bytes) -> Episode:
         loader = _Loader(front)
         try:
             root = loader.get_single_node()
+            if root is not None:
+                _refuse_aliases(path, front, root)
             raw = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
+    except EpisodeError:
+        raise
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 2 if mark else None
@@ -350,4 +415,5 @@ def parse_episode(path: Path, data: bytes) -> Episode:
         summary=split_summary(fm.summary, lines, _node_lines(summary_node)),
         title_line=_node_lines(title_node)[0],
         front_matter_end=fm_end,
+        id_line=_line_of(root, ("id",)) if raw.get("id") not in (None, "") else None,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .chunks import SECTIONS, episode_chunks, section_counts
-from .episode import EpisodeError, file_hash, load_episode, read_episode_bytes
+from .episode import EpisodeError, file_hash, file_kind, load_episode, read_episode_bytes
 from .store import EpisodeStore, counts_from_manifest, manifest_for
 
 EPISODE_SUFFIXES = {".txt", ".md", ".markdown", ".yaml", ".yml"}
@@ -34,19 +34,35 @@ class IngestResult:
         return {k: v for k, v in asdict(self).items()}
 
 
+def _unusable(f: Path) -> str | None:
+    """Why a folder entry named like an episode file cannot be read as one (None: it can)."""
+    if f.is_symlink() and not f.exists():
+        return f"{f}: a dangling symbolic link (to {f.readlink()}): skipped"
+    if f.is_file() or f.is_dir():
+        return None
+    try:
+        return f"{f}: not a regular file (a {file_kind(f.stat().st_mode)}): skipped"
+    except OSError as e:
+        return f"{f}: cannot read: {e.strerror or e}: skipped"
+
+
 def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestResult]]:
-    """Files as given, folders expanded to their episode files (sorted); missing paths fail."""
+    """Files as given, folders expanded to their episode files (sorted); missing paths fail.
+    Entries of a folder named like episode files that are FIFOs, sockets, devices or dangling
+    links are listed as ``skipped`` with the reason (reading a FIFO would block)."""
     files: list[Path] = []
     missing: list[IngestResult] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(
-                sorted(
-                    f
-                    for f in p.rglob("*")
-                    if f.is_file() and f.suffix.lower() in EPISODE_SUFFIXES and not f.name.startswith(".")
-                )
+            named = sorted(
+                f for f in p.rglob("*") if f.suffix.lower() in EPISODE_SUFFIXES and not f.name.startswith(".")
             )
+            for f in named:
+                reason = _unusable(f)
+                if reason:
+                    missing.append(IngestResult(str(f), "skipped", error=reason))
+                elif f.is_file():
+                    files.append(f)
         elif p.exists():
             files.append(p)
         else:
@@ -70,13 +86,13 @@ def ingest(
     if rebuild:
         store.reset()
     indexed = {m["episode_id"]: m for m in store.episodes()}
-    by_hash = {m.get("content_hash"): m for m in indexed.values()}
+    by_file = {m.get("file"): m for m in indexed.values()}
     done_ids: dict[str, str] = {}
 
     bar = tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, leave=False)
     for path in files:
         bar.set_postfix_str(path.name[-40:], refresh=False)
-        results.append(_ingest_one(path, store, indexed, by_hash, done_ids, bar))
+        results.append(_ingest_one(path, store, indexed, by_file, done_ids, bar))
         bar.update(1)
     bar.close()
 
@@ -86,21 +102,26 @@ def ingest(
 
 
 def _ingest_one(
-    path: Path, store: EpisodeStore, indexed: dict, by_hash: dict, done_ids: dict, bar: tqdm
+    path: Path, store: EpisodeStore, indexed: dict, by_file: dict, done_ids: dict, bar: tqdm
 ) -> IngestResult:
     file = str(path.resolve())
     try:
         data = read_episode_bytes(path, store.settings.max_file_bytes)
-        known = by_hash.get(file_hash(data))
-        if known is not None and known.get("file") == file:
+        # unchanged = this path's own manifest has this hash (not any manifest: identical copies
+        # under other names are episodes of their own, and were all re-embedded on every run)
+        known = by_file.get(file)
+        if known is not None and known.get("content_hash") == file_hash(data):
             done_ids[known["episode_id"]] = file
             return IngestResult(file, "skipped", known["episode_id"], counts_from_manifest(known))
         episode = load_episode(path, data)  # errors name the path as given
         episode.file = file
         if episode.id in done_ids:
             raise EpisodeError(
-                path, f"episode id {episode.id!r} was already ingested from {done_ids[episode.id]} in this run"
+                path,
+                f"episode id {episode.id!r} was already ingested from {done_ids[episode.id]} in this run",
+                episode.id_line,
             )
+        _check_id_owner(path, episode, indexed.get(episode.id), done_ids)
         chunks = episode_chunks(episode)
         counts = section_counts(chunks)
         # embed everything before touching the store: a failure here leaves the old version intact
@@ -120,6 +141,28 @@ def _ingest_one(
         return IngestResult(file, status, episode.id, counts)
     except EpisodeError as e:
         return IngestResult(file, "failed", error=str(e))
+
+
+def _check_id_owner(path: Path, episode, owner: dict | None, done_ids: dict) -> None:
+    """An ``id:`` that another file still gives (it exists and still gives that id): the new file
+    must not silently replace that file's episode. A file moved or renamed is fine (its old path
+    is gone or now gives another id), and so is a copy of a file without an ``id:`` key (its id
+    comes from its name: the copy replaces the episode, as a re-ingest from another folder does)."""
+    other = (owner or {}).get("file")
+    if episode.id_line is None or not other or other == episode.file or not Path(other).is_file():
+        return
+    if other in done_ids.values():  # re-read in this run, and it gave another id
+        return
+    try:
+        still = load_episode(other).id == episode.id
+    except EpisodeError:  # its indexed version stays, so the id is still its
+        still = True
+    if still:
+        raise EpisodeError(
+            path,
+            f"episode id {episode.id!r} is already the id of {other}; give one of the two files another id",
+            episode.id_line,
+        )
 
 
 def _prune(store: EpisodeStore, indexed: dict, done_ids: dict) -> list[IngestResult]:
