@@ -250,13 +250,14 @@ def test_docs_render_offline(app_url, page):
 
 
 def test_portal_example_served_by_the_app_as_documented(indexed_settings, page):
-    """docs/embedding.md: open /portal-example on the app (with a token: ?token=THE_TOKEN)."""
+    """docs/embedding.md, step by step: with a token, open /?token=THE_TOKEN, then /portal-example."""
     from ui.app import create_app
 
     settings = indexed_settings.model_copy(update={"answerer": "extractive", "api_token": "s3cret"})
     with running_app(create_app(settings)) as url:
-        page.goto(f"{url}/portal-example?token=s3cret", wait_until="load")
+        page.goto(f"{url}/?token=s3cret", wait_until="load")
         assert "token" not in page.url  # swapped for a cookie
+        page.goto(f"{url}/portal-example", wait_until="load")
         chat = page.frame_locator("#assistant")
         expect(chat.get_by_test_id("textbox")).to_be_visible(timeout=TIMEOUT)
         reply = ask(chat, RL)
