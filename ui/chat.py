@@ -22,12 +22,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
 
 from assistant.errors import QuestionError  # noqa: E402
 from assistant.query import Query  # noqa: E402
 from vectorstore.chunks import SECTION_BY_NAME  # noqa: E402
 
 from . import render  # noqa: E402
+from .api import AskRequest  # noqa: E402
 from .examples import ExampleQuestions  # noqa: E402
 from .service import AnswerService, Busy  # noqa: E402
 
@@ -50,7 +52,7 @@ a.ea-ref { display: inline-block; padding: 0 .25em; margin-left: .1em; border-ra
 a.ea-ref:hover, a.ea-ref:focus { text-decoration: underline; }
 .ea-progress { display: flex; align-items: center; gap: .5em; opacity: .8; font-style: italic; margin-top: .3em; }
 .ea-spinner { display: inline-block; width: .9em; height: .9em; border-radius: 50%; flex: none;
-              border: 2px solid var(--border-color-primary); border-top-color: var(--color-accent);
+              border-width: 2px; border-color: var(--border-color-primary); border-top-color: var(--color-accent);
               animation: ea-spin .8s linear infinite; }
 @keyframes ea-spin { to { transform: rotate(360deg); } }
 .ea-note { font-size: .85em; opacity: .75; margin-top: .4em; }
@@ -218,8 +220,17 @@ def build_chat(service: AnswerService, default_answerer: str = "auto") -> gr.Blo
         answerer: str | None = None,
         sections: list[str] | None = None,
     ) -> dict:
+        # the same request model as POST /api/ask: what gets 422 there is refused here too
+        fields = {"question": question, "history": history or [], "episode": episode or None}
+        fields.update(answerer=answerer or None, sections=sections or None)
         try:
-            return service.ask(Query(question, history or (), episode, answerer, sections)).to_dict()
+            query = AskRequest.model_validate(fields).to_query()
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise gr.Error(f"invalid request: {where}: {err['msg']}") from None
+        try:
+            return service.ask(query).to_dict()
         except (QuestionError, Busy) as e:
             raise gr.Error(str(e)) from None
 
