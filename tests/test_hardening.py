@@ -56,6 +56,7 @@ def test_64_streams_finish_or_get_a_quick_503_while_healthz_answers(indexed_sett
     questions = candidate_questions()[:16]
     with serving(db, tmp_path, env) as (url, log):
         timed("server up")
+        assert requests.get(f"{url}/?token={TOKEN}", allow_redirects=False, timeout=10).status_code == 303
         # the chat's door (Gradio's worker threads, the sync slot wait) at the same time
         chat: list = []
         chats = [
@@ -76,6 +77,7 @@ def test_64_streams_finish_or_get_a_quick_503_while_healthz_answers(indexed_sett
             assert s.retry_after, s
     assert summary["completed"] >= 4, summary  # the server answers, it does not only refuse
     assert got.health and all(h.status == 200 for h in got.health), [h for h in got.health if h.status != 200][:3]
+    assert "token=[redacted]" in log.read_text() and TOKEN not in log.read_text()  # the access log
     assert len(chat) == 8, chat  # every chat call ended (none hung)
     for event, payload in chat:
         assert event == "complete" and payload["citations"] or "busy" in str(payload), (event, payload)
@@ -343,3 +345,157 @@ def test_an_id_another_file_still_gives_is_refused_naming_both_files(tmp_path, s
     assert store.episode("shared-id")["file"] == str(first.resolve())
     first.unlink()  # moved away: now the id is free for the other file
     assert [r.status for r in ingest([second], store, progress=False)] == ["updated"]
+
+
+# --- the low items of the app --------------------------------------------------------------------
+RL = "What has changed in the past year with RL and language models?"
+
+
+@pytest.fixture(scope="module")
+def base(indexed_settings):
+    return indexed_settings.model_copy(update={"answerer": "extractive"})
+
+
+@pytest.fixture(scope="module")
+def bot(base):
+    from assistant.chain import EpisodeAssistant
+
+    return EpisodeAssistant(base)
+
+
+def app_client(base, bot, root_path: str = "", **settings):
+    from fastapi.testclient import TestClient
+
+    from ui.app import create_app
+
+    return TestClient(create_app(base.model_copy(update=settings), bot, root_path=root_path))
+
+
+def test_query_token_counts_only_on_the_page_and_redirects_stay_on_site(base, bot):
+    """Before: ?token= was accepted on every route and method, and `GET //evil.example/?token=`
+    answered 303 to `//evil.example/` (off-site)."""
+    c = app_client(base, bot, api_token=TOKEN)
+    q = f"token={TOKEN}"
+    assert c.post(f"/api/ask?{q}", json={"question": RL}).status_code == 401
+    assert c.get(f"/config?{q}").status_code == 401
+    assert c.get(f"/gradio_api/info?{q}").status_code == 401
+    assert not c.cookies
+    r = c.get(f"http://testserver//evil.example/?{q}", follow_redirects=False)
+    assert r.status_code == 401 and "location" not in r.headers
+    r = c.get(f"/?{q}&lang=en", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/?lang=en"
+    assert c.get("/config").status_code == 200  # the cookie now counts everywhere
+    prefixed = app_client(base, bot, root_path="/assistant", api_token=TOKEN)
+    r = prefixed.get(f"/assistant/?{q}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/assistant/"
+
+
+def test_tokens_are_redacted_from_access_log_lines():
+    import logging
+
+    from ui.security import RedactToken
+
+    # the shape of uvicorn's access-log record
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/?lang=en&token={TOKEN}&x=1", "1.1", 303),
+        None,
+    )
+    assert RedactToken().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /?lang=en&token=[redacted]&x=1 HTTP/1.1" 303'
+
+
+def test_session_cookies_differ_expire_and_end_with_the_token(base, bot):
+    """Before: one cookie value for everyone, valid forever (even after the token changed it was
+    derived from... only then did it stop)."""
+    from ui.security import TOKEN_COOKIE, PortalAuth
+
+    c = app_client(base, bot, api_token=TOKEN, session_max_age=600)
+    first = c.get(f"/?token={TOKEN}", follow_redirects=False)
+    assert "Max-Age=600" in first.headers["set-cookie"]
+    one = c.cookies[TOKEN_COOKIE]
+    c.cookies.clear()
+    c.get(f"/?token={TOKEN}", follow_redirects=False)
+    assert c.cookies[TOKEN_COOKIE] != one  # per session, not one value for everyone
+    assert c.get("/config").status_code == 200
+
+    auth = PortalAuth(base.model_copy(update={"api_token": TOKEN, "session_max_age": 600}))
+    for cookie, status in (
+        (auth.cookie_value(issued=time.time() - 601), 401),  # expired
+        (auth.cookie_value(issued=time.time() - 60), 200),
+        (one.replace(one[-4:], "0000") if not one.endswith("0000") else one[:-4] + "1111", 401),  # tampered
+    ):
+        c.cookies.clear()
+        c.cookies.set(TOKEN_COOKIE, cookie)
+        assert c.get("/config").status_code == status, cookie
+    rotated = app_client(base, bot, api_token="a-new-token")
+    rotated.cookies.set(TOKEN_COOKIE, one)
+    assert rotated.get("/config").status_code == 401  # a new token ends every session
+
+
+def test_uploads_are_refused(base, bot):
+    """Before: Gradio's upload route stored any file in its temp folder (never cleaned)."""
+    r = app_client(base, bot).post("/gradio_api/upload", files={"files": ("notes.txt", b"x" * 100, "text/plain")})
+    assert r.status_code == 403 and r.json() == {"detail": "uploads are disabled"}
+
+
+def test_a_lone_surrogate_is_a_bad_request_not_a_503(base, bot):
+    """Before: 503 and a traceback."""
+    c = app_client(base, bot)
+    headers = {"content-type": "application/json"}
+    for path in ("/api/ask", "/api/ask/stream"):
+        r = c.post(path, content='{"question": "bad \\ud800 question"}', headers=headers)
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["detail"] == (
+            "the question contains an invalid character (U+D800, a lone surrogate) at position 4"
+        )
+    history = '{"question": "and then?", "history": [{"user": "x\\udfff", "assistant": ""}]}'
+    r = c.post("/api/ask", content=history, headers=headers)
+    assert r.status_code == 400 and "history turn 1 (user)" in r.json()["detail"]
+
+
+def test_bodies_over_the_limit_get_413_before_parsing(base, bot):
+    """Before: any body was accepted and parsed (100 MB too)."""
+    c = app_client(base, bot, max_body_bytes=2000)
+    padded = {"question": "sample efficiency?", "padding": "x" * 3000}  # unknown fields are ignored
+    r = c.post("/api/ask", json=padded)
+    assert r.status_code == 413 and "the limit is 2,000 (max_body_bytes)" in r.json()["detail"]
+    body = json.dumps(padded).encode()
+    chunked = c.post("/api/ask", content=iter([body[:1000], body[1000:]]), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+    assert c.post("/api/ask", json={"question": "sample efficiency?"}).status_code == 200
+    small = json.dumps({"question": "sample efficiency?"}).encode()
+    assert c.post("/api/ask", content=iter([small]), headers={"content-type": "application/json"}).status_code == 200
+
+
+def test_gradio_answer_validates_like_the_json_api(base, bot):
+    """Before: unknown sections and malformed history were accepted silently by /answer, where
+    POST /api/ask answers 422."""
+    from ui.app import create_app
+
+    from ui_helpers import running_app
+
+    c = app_client(base, bot)
+    assert c.post("/api/ask", json={"question": RL, "sections": ["nope"]}).status_code == 422
+    assert c.post("/api/ask", json={"question": RL, "history": [{"assistant": "no user"}]}).status_code == 422
+    with running_app(create_app(base, bot)) as url:
+        event, answer = gradio_answer(url, RL, sections=["quotes"])
+        assert event == "complete" and {c["section"] for c in answer["citations"]} == {"quotes"}
+        for bad in ({"sections": ["nope"]}, {"history": [{"assistant": "no user"}]}):
+            event, payload = gradio_answer(url, RL, **bad)
+            assert event == "error", (bad, payload)
+
+
+def test_a_trusted_header_on_a_reachable_port_is_warned_about(base):
+    from ui.server import exposure_warning
+
+    trusted = base.model_copy(update={"trusted_user_header": "X-Portal-User"})
+    assert "anyone who can reach this port directly can claim any user" in exposure_warning(trusted, "0.0.0.0", 7860)
+    assert "10.0.0.5:8080" in exposure_warning(trusted, "10.0.0.5", 8080)
+    for host in ("127.0.0.1", "::1", "localhost"):
+        assert exposure_warning(trusted, host, 7860) is None
+    assert exposure_warning(base, "0.0.0.0", 7860) is None

@@ -16,7 +16,9 @@ Routes (all under ``root_path`` when one is given):
 * ``/gradio_api/...``  Gradio's own API (``gradio_client``): endpoints ``/ask`` and ``/answer``
 
 Middleware, outermost first: RootPath (prefix handling) -> SecurityHeaders (CSP frame-ancestors
-on every response) -> CORS (the allowed origins) -> AuthMiddleware (token / trusted header).
+on every response) -> CORS (the allowed origins) -> AuthMiddleware (token / trusted header) ->
+BodyLimit (413 for a body over max_body_bytes). Gradio's upload route answers 403: the chat has
+no upload component.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from assistant.chain import EpisodeAssistant
@@ -34,7 +36,15 @@ from .api import api_router
 from .chat import CHAT_JS, CSS, TITLE, build_chat, gr
 from .mcp_server import mount_mcp
 from .openai_compat import openai_router
-from .security import AuthMiddleware, PortalAuth, RootPath, SecurityHeaders, add_cors
+from .security import (
+    AuthMiddleware,
+    BodyLimit,
+    PortalAuth,
+    RootPath,
+    SecurityHeaders,
+    add_cors,
+    redact_tokens_in_access_log,
+)
 from .service import AnswerService
 
 # Gradio's web-component loader; it imports the hashed bundle from ./assets/, which the mounted
@@ -72,6 +82,11 @@ def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path
     def portal_example():
         return FileResponse(PORTAL_EXAMPLE, media_type="text/html")
 
+    @app.post("/gradio_api/upload", include_in_schema=False)
+    def no_uploads():
+        # the chat has no upload component; Gradio's route would keep any file in its temp folder
+        return JSONResponse({"detail": "uploads are disabled"}, status_code=403)
+
     # Mounted last: the routes above take precedence over Gradio's catch-all mount at "/".
     gr.mount_gradio_app(
         app,
@@ -86,9 +101,11 @@ def create_app(settings, assistant: EpisodeAssistant | None = None, *, root_path
         max_file_size="1mb",
     )
 
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, settings=settings, root_path=root_path)
     add_cors(app, settings)
     app.add_middleware(SecurityHeaders, settings=settings)
     if root_path:
         app.add_middleware(RootPath, root_path=root_path)
+    redact_tokens_in_access_log()
     return app

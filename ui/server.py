@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 
 import uvicorn
@@ -48,6 +49,29 @@ def startup_summary(settings, assistant: EpisodeAssistant) -> list[str]:
     ]
 
 
+def exposure_warning(settings, host: str, port: int) -> str | None:
+    """The trusted-user header is only as good as the proxy that sets it: on a port others can
+    reach directly, anyone can send it and be whoever they name.
+
+    >>> from types import SimpleNamespace
+    >>> exposure_warning(SimpleNamespace(trusted_user_header="X-User"), "127.0.0.1", 7860) is None
+    True
+    """
+    if not settings.trusted_user_header:
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        if host == "localhost":
+            return None
+    return (
+        f"warning: listening on {host}:{port} with trusted_user_header={settings.trusted_user_header!r}: anyone "
+        f"who can reach this port directly can claim any user by sending that header; listen on 127.0.0.1 "
+        f"behind the authenticating proxy, or let only the proxy reach the port"
+    )
+
+
 def serve(settings, host: str = "127.0.0.1", port: int = 7860, root_path: str = "") -> int:
     try:
         store = EpisodeStore(settings)
@@ -61,6 +85,8 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860, root_path: str = 
     print(f"Episode assistant: http://{shown}:{port}{root_path.rstrip('/')}/  (API docs: …/docs)", file=sys.stderr)
     for line in startup_summary(settings, assistant):
         print(f"  {line}", file=sys.stderr)
+    if warning := exposure_warning(settings, host, port):
+        print(warning, file=sys.stderr)
     # proxy_headers: behind a reverse proxy on this host, X-Forwarded-Proto makes the scheme https
     # (which the cross-site cookie for iframes needs). The prefix is handled by the app (RootPath),
     # not by uvicorn's root_path, so requests work whether or not the proxy strips it.
