@@ -120,6 +120,8 @@ class EpisodeAssistant:
         question = (question or "").strip()
         if not question:
             raise QuestionError("the question is empty")
+        if not any(ch.isalnum() for ch in question):
+            raise QuestionError("the question has no words, only punctuation or symbols: ask it in words")
         limit = self.settings.max_question_chars
         if len(question) > limit:
             raise QuestionError(f"the question is {len(question):,} characters long; the limit is {limit:,}", 413)
@@ -134,6 +136,11 @@ class EpisodeAssistant:
             raise QuestionError(f"the conversation history is {size:,} characters long; the limit is {limit:,}", 413)
         return turns[-MAX_HISTORY_TURNS:]
 
+    def check_episode(self, episode: str | None) -> None:
+        """An episode filter must name an indexed episode: a typo is an error (404), not a refusal."""
+        if episode and episode not in refusal.known_episodes(self.retriever):
+            raise QuestionError(f"unknown episode id {episode!r}: no episode with that id is indexed", 404)
+
     def standalone(self, question: str, history: Sequence[Mapping] | None, answerer: Answerer) -> str:
         if history and followup.is_followup(question, history):
             return answerer.rewrite(question, history) or followup.rewrite(question, history)
@@ -144,19 +151,32 @@ class EpisodeAssistant:
         return self.retriever.search(standalone, flt=flt), flt
 
     def refusal_answer(self, prepared: Prepared) -> Answer:
-        flt = prepared.filter
-        topics = refusal.closest_topics(self.retriever, prepared.standalone, flt)
-        titles = sorted(
-            {m.get("title", "") for m in self.store.episodes() if not flt.episode or m["episode_id"] == flt.episode}
-        )
+        """The refusal: off topic (which episode, nothing cited) or not stated (what is missing,
+        then the closest the episode says, cited); both with questions the episode does answer."""
+        flt, decision = prepared.filter, prepared.decision
+        s = self.settings
+        near = prepared.standalone if decision.reason == refusal.NOT_STATED else None
+        offered = refusal.suggestions(self.retriever, near, flt, s.refusal_threshold, s.refusal_suggestions)
+        if decision.reason == refusal.NOT_STATED:
+            # the closest passages, quoted verbatim (never generated: a model would fill the gap)
+            draft = self.answerer("extractive").answer(prepared.standalone, prepared.result.hits)
+            closest, citations = cite(draft.text, prepared.result.hits)
+            text = refusal.not_stated_message(decision, closest)
+        else:
+            titles = sorted(
+                {m.get("title", "") for m in self.store.episodes() if not flt.episode or m["episode_id"] == flt.episode}
+            )
+            topics = [q.removeprefix("What do they say about ").rstrip("?") for q in offered]
+            text, citations = refusal.refusal_message(topics, titles), []
         return Answer(
             prepared.question,
             prepared.standalone,
-            refusal.refusal_message(topics, titles),
+            text,
             True,
-            [],
+            citations,
             prepared.answerer.name,
-            reason="off_topic",
+            reason=decision.reason or refusal.OFF_TOPIC,
+            suggestions=offered,
         )
 
     # --- the pipeline ----------------------------------------------------------------------------
@@ -165,8 +185,11 @@ class EpisodeAssistant:
         history = self.check_history(query.history)
         impl = self.answerer(query.answerer)
         standalone = self.standalone(question, history, impl)
+        self.check_episode(query.episode)
         result, flt = self.retrieve(standalone, query)
-        decision = refusal.decide(result, self.settings.refusal_threshold)
+        s = self.settings
+        lex = refusal.lexicon(self.retriever, flt.episode) if s.refusal_not_stated else None
+        decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources)
         return Prepared(query, question, impl, standalone, result, flt, decision)
 
     def _finish(self, prepared: Prepared, draft) -> Answer:

@@ -1,19 +1,31 @@
 """Follow-up questions -> standalone questions, by a deterministic rule over the previous turns.
 
 A question is a follow-up when there is history and it leans on it: it has no content word of its
-own ("by when?", "why?"), opens with a connective ("and", "so", "what about"...), or is short and
-refers back with a pronoun ("it", "that", "then"...). "They" is not such a pronoun here: in
-"What do they predict about agents?" it means the guests, and the question stands on its own.
-Its rewrite keeps the follow-up's own words and adds the subject of the last user question that
-was not itself a follow-up.
+own ("by when?", "why?"), opens with a connective ("and", "so", "what about", "by when"...), or is
+short and refers back with a pronoun ("it", "that", "them", "then"...). "They" is not such a pronoun
+here: in "What do they predict about agents?" it means the guests, and the question stands on its own.
+
+The rewrite keeps every word of the follow-up and adds the *earlier question* -- the last user
+question that was not itself a follow-up -- as what "that", "it", "them" refer to: "by when do they
+expect that for coding agents?" is searched with "What has changed in the past year with RL and
+language models?" beside it, never with the earlier *answer* (an answer-based rewrite retrieves the
+earlier answer's sources again and repeats it). Only a follow-up with no word of its own ("by
+when?", "how so?") also borrows the earlier answer's first content words: it asks about what that
+answer said. Measured on the tune follow-ups (nDCG@10, hybrid): the rule before 0.510; "them" as a
+back-reference 0.573 ("which companies use them?" 0.24 -> 1.0); the earlier question's content
+words instead of the whole question 0.570 (not kept); the earlier answer's words for word-less
+follow-ups 0.605 (kept).
 
     >>> history = [{"user": "What do they predict about software engineering agents?", "assistant": "..."}]
     >>> rewrite("by when?", history)
     'by when? (about: What do they predict about software engineering agents?)'
     >>> rewrite("What is RLHF?", history)
     'What is RLHF?'
+    >>> rewrite("which companies use them?", [{"user": "Which company helps with visas?", "assistant": "..."}])
+    'which companies use them? (about: Which company helps with visas?)'
 
-An LLM answerer may replace this with a model-written rewrite (``assistant.answerers.llm``).
+An LLM answerer may replace this with a model-written rewrite (``assistant.answerers.llm``), which
+must keep the same words (``keeps_own_words``).
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from .text import tokenize
+from .text import STOP_WORDS, tokenize
 
 _CONNECTIVE = re.compile(
     r"^\s*(and|but|so|also|then|what about|how about|why( is that| so)?\??$|"
@@ -29,7 +41,7 @@ _CONNECTIVE = re.compile(
     re.I,
 )
 _BACK_REFERENCE = re.compile(
-    r"\b(it|its|that|this|those|these|he|she|him|his|her|there|then|"
+    r"\b(it|its|that|this|those|these|them|he|she|him|his|her|there|then|"
     r"the same|such|each of them)\b",
     re.I,
 )
@@ -38,6 +50,10 @@ _SELF_CONTAINED = re.compile(
     r"\b(this|that) (episode|podcast|show|conversation|interview)\b|\b(is|are|was|were) there\b", re.I
 )
 MAX_BACK_REFERENCE_WORDS = 2  # more content words than this: the question carries its own subject
+MAX_TOPIC_WORDS = 8  # words borrowed from an earlier answer: more would drown the follow-up's own words
+# surface words: letters/digits, keeping inner hyphens, dots and apostrophes ("generator-verifier", "4.5")
+_SURFACE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'’.-]*[A-Za-z0-9])?")
+_QUESTION_WORDS = {"what's", "whats", "how's", "who's", "where's", "when's", "why's"}
 
 
 def _turns(history: Iterable[Mapping] | None) -> list[dict]:
@@ -65,9 +81,50 @@ def subject_of(history: Iterable[Mapping]) -> str | None:
     return str(turns[-1]["user"]).strip() if turns else None
 
 
+def content_words(text: str) -> list[str]:
+    """``text``'s words that carry meaning, as written (stop words and question openers dropped).
+
+    >>> content_words("What's the generator-verifier gap?")
+    ['generator-verifier', 'gap']
+    """
+    out = []
+    for w in _SURFACE.findall(text):
+        low = w.lower().replace("’", "'")
+        if low in _QUESTION_WORDS or low.split("'")[0] in STOP_WORDS or len(low) < 2:
+            continue
+        out.append(w)
+    return out
+
+
+def topic_of(history: Iterable[Mapping], question: str = "") -> str | None:
+    """What the follow-up refers to: the earlier question that carries a subject. When the follow-up
+    has no word of its own ("by when?", "how so?"), it asks about what the earlier answer said, so
+    that answer's first words join in (up to MAX_TOPIC_WORDS)."""
+    turns = _turns(history)
+    subject = subject_of(turns)
+    has_subject = bool(subject and tokenize(subject))
+    if has_subject and tokenize(question):
+        return subject
+    answer = re.sub(r"\[\d+\]", " ", str(turns[-1].get("assistant") or "")) if turns else ""  # no [n] markers
+    words = " ".join(content_words(answer)[:MAX_TOPIC_WORDS])
+    parts = [p for p in (subject if has_subject else None, words) if p]
+    return " ".join(parts) or subject
+
+
+def keeps_own_words(rewritten: str, question: str) -> bool:
+    """Does ``rewritten`` keep every content word of ``question`` (stemmed, in any order)?
+
+    >>> keeps_own_words("By when do they expect RL to work for coding agents?", "by when for coding agents?")
+    True
+    >>> keeps_own_words("When will agents do expert-level work?", "by when for coding agents?")
+    False
+    """
+    return set(tokenize(question)) <= set(tokenize(rewritten))
+
+
 def rewrite(question: str, history: Iterable[Mapping] | None = None) -> str:
     question = question.strip()
     if not is_followup(question, history):
         return question
-    subject = subject_of(history or [])
-    return f"{question} (about: {subject})" if subject else question
+    topic = topic_of(history or [], question)
+    return f"{question} (about: {topic})" if topic else question

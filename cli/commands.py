@@ -121,6 +121,11 @@ def make_assistant(settings):
 def cmd_retrieve(args, settings) -> int:
     assistant = make_assistant(settings)
     assistant.retriever.mode = args.retriever
+    try:  # the same checks as ask: a question of words, an indexed episode
+        args.question = assistant.check_question(args.question)
+        assistant.check_episode(args.episode)
+    except QuestionError as e:
+        raise UserError(str(e)) from None
     flt = SearchFilter(
         episode=args.episode, sections=tuple(args.sections) if args.sections else None, min_relevance=args.min_relevance
     )
@@ -184,6 +189,8 @@ def print_answer(answer, streamed: bool = False) -> None:
     out.print(("[bold yellow]" if answer.refused else "[bold]") + escape(answer.answer))
     for note in answer.notes:
         out.print(f"[dim]note: {escape(note)}")
+    for suggestion in answer.suggestions:  # offered with a refusal
+        out.print(f"[dim]try: {escape(suggestion)}")
     if not answer.citations:
         return
     out.print("\n[bold]Sources")

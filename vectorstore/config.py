@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     # Refusal threshold on the best dense cosine similarity; see assistant/refusal.py for how it
     # was calibrated.
     refusal_threshold: float = 0.335
+    # The second refusal signal ("not stated": the question asks for a name, figure or thing the
+    # sources never give); refusal_sources is how many top sources a figure must be found in.
+    refusal_not_stated: bool = True
+    refusal_sources: int = 5
+    refusal_suggestions: int = Field(3, description="questions offered with a refusal")
 
     # --- answering -------------------------------------------------------------------------
     answerer: str = Field("auto", description="auto | extractive | llm")

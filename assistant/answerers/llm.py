@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 
+from ..followup import keeps_own_words
 from ..retriever import Hit
 from ..text import finished_sentences, split_sentences, tokenize
 from .base import Answerer, Draft
@@ -41,9 +42,13 @@ SYSTEM_PROMPT = (
     "it contains. Answer in 2 to 4 short sentences. End every sentence with the number of the source "
     "it is based on, in square brackets, like [2]. Do not add facts that are not in the sources."
 )
+# A follow-up keeps its own subject: every word stays, only a word pointing back is resolved -- to the
+# earlier *question* (an answer-based rewrite repeats the earlier answer); "they" means the guests.
 REWRITE_PROMPT = (
     "Rewrite the user's last question as one standalone question that can be understood without the "
-    "conversation. Keep its meaning; add only the subject it refers to. Reply with the question only."
+    "conversation. Keep every word of it. Replace only a word that points back (it, that, this, these, "
+    "them, he, she) with the subject of the user's earlier question, and add nothing else. The word “they” "
+    "means the podcast's guests: leave it as it is. Reply with the question only."
 )
 
 
@@ -217,13 +222,17 @@ class LLMAnswerer(Answerer):
         turns = [t for t in history if isinstance(t, Mapping) and t.get("user")][-3:]
         if not turns:
             return None
-        convo = "\n".join(f"User: {t['user']}\nAssistant: {str(t.get('assistant') or '')[:300]}" for t in turns)
+        convo = "\n".join(f"User: {t['user']}" for t in turns)
+        earlier = [str(t["user"]) for t in turns]
+        if not tokenize(question):  # "by when?", "how so?": it asks about what the earlier answer said
+            earlier.append(str(turns[-1].get("assistant") or "")[:300])
+            convo += f"\nAssistant: {earlier[-1]}"
         messages = [("system", REWRITE_PROMPT), ("human", f"{convo}\nUser: {question}\n\nStandalone question:")]
         try:
             reply = self.chat(max_tokens=60, timeout=min(self.timeout, REWRITE_TIMEOUT)).invoke(messages).content
         except Exception:  # noqa: BLE001 - any failure: the deterministic rule takes over
             return None
-        return _clean_rewrite(reply if isinstance(reply, str) else "", question)
+        return _clean_rewrite(reply if isinstance(reply, str) else "", question, earlier)
 
 
 def _complete_sentences(text: str) -> str:
@@ -232,9 +241,11 @@ def _complete_sentences(text: str) -> str:
     return finished_sentences(attach_markers(text), final=True)[0]
 
 
-def _clean_rewrite(reply: str, question: str) -> str | None:
-    """The model's rewrite if it looks like one question that adds to the original; None for chatter,
-    answers, empty replies or the question unchanged (the rule then adds the subject itself)."""
+def _clean_rewrite(reply: str, question: str, earlier: Sequence[str] = ()) -> str | None:
+    """The model's rewrite if it looks like one question that adds to the original, keeps every
+    content word of it and adds (but for one word) only words of the ``earlier`` turns shown; None
+    for chatter, answers, empty replies, the question unchanged, a rewrite that lost the user's own
+    subject or one built from words it was not shown, like an earlier answer (the rule takes over)."""
     line = next((ln for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^\s*(standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
     line = line.strip().strip("\"“”'").strip()
@@ -243,8 +254,11 @@ def _clean_rewrite(reply: str, question: str) -> str | None:
     own, new = set(tokenize(question)), set(tokenize(line))
     if not new or new <= own:
         return None  # nothing added
-    if len(own) > 2 and len(own & new) < len(own) / 2:
-        return None  # it dropped most of the user's own words: more likely a different question
+    if not keeps_own_words(line, question):
+        return None  # "by when ... for coding agents?" must not become a question about something else
+    borrowed = set(tokenize(" ".join(earlier)))
+    if earlier and len(new - own - borrowed) > 1:
+        return None  # words the model was not shown (most likely the earlier answer's, from memory)
     return line
 
 

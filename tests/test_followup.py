@@ -1,0 +1,106 @@
+"""Follow-ups keep their own subject: every word of the new question stays, "that/it/them" point at
+the earlier *question* (not the earlier answer), "they" means the guests -- in the rule and in the
+LLM rewrite alike."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.answerers.llm import REWRITE_PROMPT, LLMAnswerer, _clean_rewrite
+from assistant.chain import EpisodeAssistant
+from assistant.followup import is_followup, keeps_own_words, rewrite, topic_of
+
+from conftest import EPISODE_ID
+
+# the issue's failing conversation
+RL_QUESTION = "What has changed in the past year with RL and language models?"
+RL_ANSWER = "RL on language models finally works: expert, human-level reliability given the right feedback loop [1]."
+HISTORY = [{"user": RL_QUESTION, "assistant": RL_ANSWER}]
+FOLLOW_UP = "by when do they expect that for coding agents?"
+# what the LLM rewrite produced in the issue: built around the earlier answer, not the question
+ANSWER_ANCHORED = "When do coding agents expect to achieve expert, human-level reliability?"
+
+
+def test_rule_keeps_every_word_and_adds_the_earlier_question():
+    standalone = rewrite(FOLLOW_UP, HISTORY)
+    assert standalone.startswith(FOLLOW_UP) and RL_QUESTION in standalone
+    assert keeps_own_words(standalone, FOLLOW_UP)
+    assert "reliability" not in standalone  # nothing from the earlier answer
+
+
+def test_pronouns_point_back_but_they_means_the_guests():
+    history = [{"user": "Which company helps with immigration and visas?", "assistant": "Lighthouse [1]."}]
+    assert is_followup("which companies use them?", history)  # "them": the earlier subject
+    assert not is_followup("What do they predict about agents?", history)  # "they": the guests
+    assert is_followup("is that what deepseek does too?", history)
+
+
+def test_a_chain_of_follow_ups_keeps_the_first_subject():
+    chained = HISTORY + [{"user": "why?", "assistant": "..."}]
+    assert rewrite("and for computer use?", chained) == f"and for computer use? (about: {RL_QUESTION})"
+
+
+def test_the_earlier_answer_lends_words_only_to_a_follow_up_without_words_of_its_own():
+    assert topic_of(HISTORY, FOLLOW_UP) == RL_QUESTION  # "coding agents": the answer stays out
+    assert topic_of(HISTORY, "how so?") == (
+        f"{RL_QUESTION} RL language models finally works expert human-level reliability"
+    )
+    only_answer = [{"user": "why?", "assistant": "Because software engineering is verifiable [1]."}]
+    assert topic_of(only_answer, "and then?") == "software engineering verifiable"
+
+
+def test_keeps_own_words():
+    assert keeps_own_words("By when do they expect RL to work for coding agents?", FOLLOW_UP)
+    assert not keeps_own_words("When will RL reach expert reliability?", FOLLOW_UP)  # lost "coding agents"
+
+
+# --- the LLM rewrite --------------------------------------------------------------------------------------
+def test_llm_rewrite_built_from_the_answer_is_rejected():
+    assert _clean_rewrite(ANSWER_ANCHORED, FOLLOW_UP, [RL_QUESTION]) is None
+    good = "By when do they expect RL on language models to work for coding agents?"
+    assert _clean_rewrite(good, FOLLOW_UP, [RL_QUESTION]) == good
+    assert _clean_rewrite("When will RL work?", FOLLOW_UP, [RL_QUESTION]) is None  # dropped its own subject
+
+
+class RecordingChat:
+    """A chat model that answers every prompt with ``reply`` and keeps what it was sent."""
+
+    def __init__(self, reply: str):
+        self.reply, self.sent = reply, []
+
+    def invoke(self, messages):
+        self.sent.append(messages)
+        return SimpleNamespace(content=self.reply)
+
+
+def test_llm_rewrite_prompt_shows_the_earlier_questions_not_the_answers():
+    chat = RecordingChat("By when do they expect RL on language models to work for coding agents?")
+    got = LLMAnswerer(settings=None, chat_model=chat).rewrite(FOLLOW_UP, HISTORY)
+    assert got == chat.reply
+    (system, prompt), (human, text) = chat.sent[0]
+    assert prompt == REWRITE_PROMPT and "Keep every word" in prompt and "“they”" in prompt
+    assert RL_QUESTION in text and FOLLOW_UP in text and "reliability" not in text
+
+
+# --- through the chain, on the bundled episode -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def bot(indexed_settings):
+    return EpisodeAssistant(indexed_settings.model_copy(update={"answerer": "extractive"}))
+
+
+COVERS = {f"{EPISODE_ID}/quotes/17", f"{EPISODE_ID}/quotes/67"}  # "by the end of this year ... a day's work"
+
+
+def test_issue_follow_up_cites_the_timeline_quotes(bot):
+    a = bot.ask(FOLLOW_UP, history=HISTORY)
+    assert not a.refused and keeps_own_words(a.standalone_question, FOLLOW_UP)
+    assert COVERS & {c.id for c in a.citations}, a.answer
+
+
+def test_issue_follow_up_with_an_answer_anchored_llm_rewrite_falls_back_to_the_rule(bot):
+    llm = LLMAnswerer(settings=None, chat_model=RecordingChat(ANSWER_ANCHORED))
+    standalone = bot.standalone(FOLLOW_UP, HISTORY, llm)
+    assert standalone == rewrite(FOLLOW_UP, HISTORY)
+    assert COVERS & {h.id for h in bot.retriever.search(standalone, k=5).hits}

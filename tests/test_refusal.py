@@ -1,0 +1,285 @@
+"""Refusal: the second signal ("is what the question asks for in the sources?"), the not-stated
+answer, suggestions, and the errors for an unknown episode or a question without words."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant import refusal
+from assistant.chain import EpisodeAssistant
+from assistant.errors import QuestionError
+from assistant.refusal import Lexicon, absent_names, absent_words, answer_kind, decide, figure_stated, measured_terms
+from assistant.retriever import Hit, SearchResult
+from vectorstore.verify import citation_is_valid
+
+from conftest import EPISODE_ID
+
+EPISODE_TEXT = [
+    "Fast forward nine months, we go from a two-layer transformer to our Claude 3 Sonnet frontier model "
+    "and fit up to 30 million features.",
+    "During pre-training, the large language model was predicting the next token. It's vocabulary of, "
+    "let's say, 50,000 tokens.",
+    "Otherwise, Scale AI's revenue would be $10 billion.",
+    "I think Grok is fine. The context window matters. Both are at Anthropic, which trains Claude. Right now "
+    "there's 10 million H100 equivalents in the world. By 2028, there's going to be 100 million.",
+    "RL works now: the AI can act on its own, and everyone uses GPUs. GPT-4 has too many parameters.",
+]
+
+
+@pytest.fixture(scope="module")
+def lex():
+    return Lexicon(EPISODE_TEXT)
+
+
+def hit(text: str, **md) -> Hit:
+    return Hit(f"e/quotes/{abs(hash(text)) % 1000}", text, {"section": "quotes", **md}, dense_score=0.6)
+
+
+# --- the episode's words, in any form a question types them ------------------------------------------
+@pytest.mark.parametrize(
+    "word",
+    ["claude", "claudes", "Sonnet", "transformers", "pretraining", "pre", "windwo", "vocab", "tokens", "h100s"],
+)
+def test_lexicon_finds_words_in_any_form(lex, word):
+    assert lex.has(word.lower())
+
+
+@pytest.mark.parametrize("word", ["stargate", "valuation", "host", "sourdough", "grpo", "vindow"])
+def test_lexicon_does_not_invent_words(lex, word):
+    # "valuation" is one letter from "evaluation", "vindow" from "window": typos keep their first letter
+    assert not lex.has(word)
+
+
+def test_names_are_what_the_text_capitalises(lex):
+    assert {"claude", "sonnet", "anthropic", "grok"} <= lex.names
+    assert "model" not in lex.names and "tokens" not in lex.names
+
+
+# --- signal 1: an absent name --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "question, missing",
+    [
+        ("do they think grok 3 is better than claude?", ["grok 3"]),
+        ("Did they talk about the Stargate data center project?", ["Stargate"]),
+        ("Did they discuss the EU AI Act?", ["EU"]),
+        ("what's claude's swe-bench verified score?", ["swe-bench"]),
+        ("how many GPUs will there be by 2030?", ["2030"]),
+        ("How many parameters does GPT-5 have?", ["gpt-5"]),
+    ],
+)
+def test_absent_names(lex, question, missing):
+    assert absent_names(question, lex) == missing
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many features did they fit in Claude 3 Sonnet?",  # all there
+        "What does Anthropic say about the context windwo?",  # a typo of a word it has
+        "How big is the vocab in their pretraining example?",  # an abbreviation, a compound
+        "What happens by 2028?",
+        "Why do they think RL works now?",  # lower case common words are not names
+    ],
+)
+def test_present_names_are_not_absent(lex, question):
+    assert absent_names(question, lex) == []
+
+
+# --- signal 2: a factoid question with an absent word --------------------------------------------------
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("How much does Lighthouse charge for a visa?", "money"),
+        ("What's Anthropic's latest valuation?", "money"),
+        ("what percent of anthropics code is written by claude now", "percent"),
+        ("whens the o3 release date", "date"),
+        ("By when?", "date"),
+        ("how many gym badges has claude gotten", "count"),
+        ("deepseek v3 paramter count?", "count"),
+        ("Who is the host of the show?", "person"),
+        ("Which city was this conversation recorded in?", "place"),
+        ("What's different this year compared with last year when it comes to RL?", None),
+        ("How far are current models from the human brain in parameter count?", "count"),
+        ("How often does someone in a normal job get feedback?", None),
+        ("Why does RL work?", None),
+    ],
+)
+def test_answer_kind(question, kind):
+    assert answer_kind(question) == kind
+
+
+def test_measured_terms():
+    assert measured_terms("how many bad behaviors did they plant in the evil model?") == ["bad", "behaviors"]
+    assert measured_terms("How many GPUs were used to train Claude 3 Sonnet?") == ["gpus"]
+    assert measured_terms("vocab size in their pretraining example?") == ["vocab"]
+    assert measured_terms("If an AGI were efficient, how many could run in 2028?") == []
+
+
+def test_absent_words_only_from_the_users_own_question(lex):
+    assert absent_words("Which city was this recorded in?", lex) == ["city", "recorded"]
+    # the context a follow-up rewrite appends came from an earlier question: not checked again
+    assert absent_words("who uses it? (about: Which sponsor sells permission management?)", lex) == []
+
+
+# --- signal 3: the figure is not in the top sources ----------------------------------------------------
+def test_figure_stated_needs_the_figure_the_measured_thing_and_the_names(lex):
+    sources = [hit(t) for t in EPISODE_TEXT]
+    assert figure_stated("How many features did they fit in Claude 3 Sonnet?", sources, lex) is True
+    assert figure_stated("How much would Scale AI's revenue be?", sources, lex) is True
+    assert figure_stated("vocab size in their pretraining example?", sources, lex) is True  # "vocabulary"
+    # a figure, but not for the measured thing / not beside the question's names / not of the asked kind
+    assert figure_stated("How many parameters does Claude 3 Sonnet have?", sources, lex) is False
+    assert figure_stated("What is Anthropic's annual revenue?", sources, lex) is False
+    assert figure_stated("what percent of tokens are code?", sources, lex) is False
+    assert figure_stated("Why does RL work?", sources, lex) is None
+
+
+def test_figure_stated_reads_a_sources_description():
+    # the analysis file describes quote 77 as "compared with trillions of parameters"
+    lex = Lexicon(["the human brain has between 30 to 300 trillion synapses"])
+    src = [hit("We estimate that the human brain has between 30 to 300 trillion synapses.", enrichment="vs parameters")]
+    assert figure_stated("How far are models from the brain in parameter count?", src, lex) is True
+
+
+# --- the decision: order of the signals ----------------------------------------------------------------
+def test_decide(lex):
+    sources = SearchResult([hit(t) for t in EPISODE_TEXT], top_dense=0.6, top_bm25=3.0)
+    assert decide(SearchResult(sources.hits, 0.2, 1.0), 0.335, "anything", lex).reason == "off_topic"
+    assert decide(SearchResult([], 0.0, 0.0), 0.335).reason == "off_topic"
+    named = decide(sources, 0.335, "Did they talk about Stargate?", lex)
+    assert (named.refused, named.reason, named.rule, named.missing) == (True, "not_stated", "absent_name", ["Stargate"])
+    factoid = decide(sources, 0.335, "Who is the host?", lex)
+    assert (factoid.rule, factoid.kind, factoid.missing) == ("factoid_word", "person", ["host"])
+    figure = decide(sources, 0.335, "How many parameters does Claude 3 Sonnet have?", lex)
+    assert (figure.rule, figure.kind, figure.missing) == ("figure", "count", ["parameters"])
+    assert not decide(sources, 0.335, "How many features did they fit in Claude 3 Sonnet?", lex).refused
+    assert not decide(sources, 0.335, "Who is the host?").refused  # no lexicon: only the dense check
+
+
+def test_not_stated_lead_names_what_is_missing():
+    def lead(rule, missing, kind=None):
+        return refusal.not_stated_lead(refusal.RefusalDecision(True, 0.5, 0.3, "not_stated", rule, missing, kind))
+
+    assert lead("absent_name", ["EU"]) == "The episode doesn't mention “EU”."
+    assert lead("factoid_word", ["host"], "person") == "The episode doesn't say who: it never mentions “host”."
+    assert lead("figure", ["employees"], "count") == (
+        "The episode doesn't give that number: no passage states a figure for “employees”."
+    )
+    assert lead("figure", [], "money") == "The episode doesn't give that amount."
+
+
+# --- on the bundled episode, through the chain ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def bot(indexed_settings):
+    return EpisodeAssistant(indexed_settings.model_copy(update={"answerer": "extractive"}))
+
+
+def assert_valid(answer):
+    assert [c.marker for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        assert f"[{c.marker}]" in answer.answer
+        assert citation_is_valid(c.file, c.section, c.text, c.line_start, c.line_end), c.id
+
+
+@pytest.mark.parametrize(
+    "question, says",
+    [
+        ("Who is the host of the show?", "doesn't say who"),  # the issue's example
+        ("How many parameters does GPT-5 have?", "doesn't mention “gpt-5”"),
+        ("What's Anthropic's latest valuation?", "doesn't give that amount"),
+        ("How many GPUs were used to train Claude 3 Sonnet?", "doesn't give that number"),
+        ("Did they talk about the Stargate data center project at all?", "doesn't mention “Stargate”"),
+    ],
+)
+def test_near_topic_question_gets_a_not_stated_answer(bot, question, says):
+    a = bot.ask(question)
+    assert a.refused and a.reason == "not_stated", a.answer
+    assert a.answer.startswith("The episode") and says in a.answer
+    assert "The closest it says:" in a.answer and a.citations  # the closest sources, cited
+    assert_valid(a)
+    assert len(a.suggestions) == 3
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much would Scale AI's revenue be if labs spent as much on people as on compute?",
+        "how many weeks of gestation were in the medical diagnosis example?",
+        "how many bad behaviors did they plant in the evil model?",
+        "what year were sholto and trenton last on the show?",
+        "How far are current models from the human brain in parameter count?",
+    ],
+)
+def test_answerable_look_alikes_are_answered(bot, question):
+    a = bot.ask(question)
+    assert not a.refused and a.reason is None and a.citations, a.answer
+
+
+def test_off_topic_refusal_offers_real_topics_not_summary_headings(bot):
+    a = bot.ask("What's a good recipe for homemade sourdough bread?")
+    assert a.refused and a.reason == "off_topic" and a.citations == []
+    assert len(a.suggestions) == 3 and len(set(a.suggestions)) == 3
+    for heading in ("Focus Area", "Future Implications", "Notable Companies", "Target Audience", "Key Technical"):
+        assert heading not in a.answer and not any(heading in s for s in a.suggestions)
+    for s in a.suggestions:  # each one a question the episode answers
+        assert s.endswith("?") and not bot.ask(s).refused
+
+
+def test_second_signal_can_be_switched_off(indexed_settings):
+    off = EpisodeAssistant(indexed_settings.model_copy(update={"answerer": "extractive", "refusal_not_stated": False}))
+    assert not off.ask("Who is the host of the show?").refused
+
+
+def test_cli_ask_json_shows_a_not_stated_answer(indexed_settings, capsys):
+    from cli.main import main
+
+    assert main(["--db", indexed_settings.db, "ask", "What is Anthropic's annual revenue right now?", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["refused"] is True and got["reason"] == "not_stated" and got["citations"]
+    assert got["answer"].startswith("The episode doesn't") and got["suggestions"]
+
+
+# --- errors: an unknown episode, a question without words ----------------------------------------------
+def test_unknown_episode_is_an_error_naming_it(bot):
+    with pytest.raises(QuestionError, match="no-such-episode") as info:
+        bot.ask("What do they say about RL?", episode="no-such-episode")
+    assert info.value.status == 404
+    assert not bot.ask("What do they say about RL?", episode=EPISODE_ID).refused
+
+
+@pytest.mark.parametrize("question", ["???", "?!…", "🤔🤔", " - "])
+def test_a_question_without_words_is_a_bad_request(bot, question):
+    with pytest.raises(QuestionError, match="no words") as info:
+        bot.ask(question)
+    assert info.value.status == 400
+
+
+def test_api_maps_the_errors(indexed_settings, bot):
+    from ui.app import create_app
+
+    client = TestClient(create_app(indexed_settings.model_copy(update={"answerer": "extractive"}), bot))
+    r = client.post("/api/ask", json={"question": "What about RL?", "episode": "no-such-episode"})
+    assert r.status_code == 404 and "no-such-episode" in r.json()["detail"]
+    r = client.post("/api/ask", json={"question": "🤔?"})
+    assert r.status_code == 400 and "no words" in r.json()["detail"]
+    r = client.post("/api/ask/stream", json={"question": "What about RL?", "episode": "no-such-episode"})
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "What about RL?", "--episode", "no-such-episode"], "unknown episode id 'no-such-episode'"),
+        (["retrieve", "RL?", "--episode", "no-such-episode"], "unknown episode id 'no-such-episode'"),
+        (["ask", "?!?"], "no words"),
+    ],
+)
+def test_cli_exits_2_with_one_line(indexed_settings, capsys, args, message):
+    from cli.main import main
+
+    assert main(["--db", indexed_settings.db, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
