@@ -25,7 +25,8 @@ EPISODE_TEXT = [
     "Otherwise, Scale AI's revenue would be $10 billion.",
     "I think Grok is fine. The context window matters. Both are at Anthropic, which trains Claude. Right now "
     "there's 10 million H100 equivalents in the world. By 2028, there's going to be 100 million.",
-    "RL works now: the AI can act on its own, and everyone uses GPUs. GPT-4 has too many parameters.",
+    "RL works now: the AI can act on its own, and everyone uses GPUs. GPT-4 has too many parameters. "
+    "The series of metrics from OpenAI: O1, O3. The environment is made by hand for each skill.",
 ]
 
 
@@ -65,7 +66,8 @@ def test_names_are_what_the_text_capitalises(lex):
         ("do they think grok 3 is better than claude?", ["grok 3"]),
         ("Did they talk about the Stargate data center project?", ["Stargate"]),
         ("Did they discuss the EU AI Act?", ["EU"]),
-        ("what's claude's swe-bench verified score?", ["swe-bench"]),
+        ("what's Claude's SWE-bench verified score?", ["SWE"]),
+        ("What's METR's estimate?", ["METR"]),  # a name: not the start of a longer word ("metrics")
         ("how many GPUs will there be by 2030?", ["2030"]),
         ("How many parameters does GPT-5 have?", ["gpt-5"]),
     ],
@@ -82,6 +84,9 @@ def test_absent_names(lex, question, missing):
         "How big is the vocab in their pretraining example?",  # an abbreviation, a compound
         "What happens by 2028?",
         "Why do they think RL works now?",  # lower case common words are not names
+        "Will labs hand-craft an environment for each skill?",  # a lower-case compound is no name
+        "What does OpenAI's O-series tell us?",  # one letter is no name
+        "How many tokens, according to them?",
     ],
 )
 def test_present_names_are_not_absent(lex, question):
