@@ -62,6 +62,11 @@ def test_llm_rewrite_built_from_the_answer_is_rejected():
     good = "By when do they expect RL on language models to work for coding agents?"
     assert _clean_rewrite(good, FOLLOW_UP, [RL_QUESTION]) == good
     assert _clean_rewrite("When will RL work?", FOLLOW_UP, [RL_QUESTION]) is None  # dropped its own subject
+    # what the bundled model wrote: "they" (the guests) became the earlier question's subject
+    assert (
+        _clean_rewrite("When do RL and language models expect coding agents to change?", FOLLOW_UP, [RL_QUESTION])
+        is None
+    )
 
 
 class RecordingChat:
@@ -104,3 +109,19 @@ def test_issue_follow_up_with_an_answer_anchored_llm_rewrite_falls_back_to_the_r
     standalone = bot.standalone(FOLLOW_UP, HISTORY, llm)
     assert standalone == rewrite(FOLLOW_UP, HISTORY)
     assert COVERS & {h.id for h in bot.retriever.search(standalone, k=5).hits}
+
+
+@pytest.mark.slow
+def test_issue_follow_up_with_the_bundled_model_keeps_its_subject(bot, monkeypatch):
+    """The real LLM path: whatever the model writes, the standalone question keeps "coding agents"
+    (a model rewrite that passes the checks, or the rule) and finds the timeline quotes."""
+    from assistant.answerers import llm as llm_module
+    from assistant.local_model import local_model_available
+
+    if not local_model_available():
+        pytest.skip("the local model is not installed (local-llm extra)")
+    monkeypatch.setattr(llm_module, "REWRITE_TIMEOUT", 120.0)  # a busy machine is not what is tested
+    settings = bot.settings.model_copy(update={"llm_base_url": None, "local_model": None, "llm_timeout": 120.0})
+    standalone = bot.standalone(FOLLOW_UP, HISTORY, LLMAnswerer(settings))
+    assert keeps_own_words(standalone, FOLLOW_UP) and "reliability" not in standalone.lower()
+    assert COVERS & {h.id for h in bot.retriever.search(standalone, k=5).hits}, standalone

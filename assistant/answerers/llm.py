@@ -245,7 +245,8 @@ def _clean_rewrite(reply: str, question: str, earlier: Sequence[str] = ()) -> st
     """The model's rewrite if it looks like one question that adds to the original, keeps every
     content word of it and adds (but for one word) only words of the ``earlier`` turns shown; None
     for chatter, answers, empty replies, the question unchanged, a rewrite that lost the user's own
-    subject or one built from words it was not shown, like an earlier answer (the rule takes over)."""
+    subject or "they" (the guests), or one built from words it was not shown, like an earlier answer
+    (the rule takes over)."""
     line = next((ln for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^\s*(standalone question|question|rewritten question)\s*:\s*", "", line, flags=re.I)
     line = line.strip().strip("\"“”'").strip()
@@ -256,6 +257,8 @@ def _clean_rewrite(reply: str, question: str, earlier: Sequence[str] = ()) -> st
         return None  # nothing added
     if not keeps_own_words(line, question):
         return None  # "by when ... for coding agents?" must not become a question about something else
+    if re.search(r"\bthey\b", question, re.I) and not re.search(r"\b(they|guests?)\b", line, re.I):
+        return None  # "they" is the guests: "When do RL and language models expect ..." lost them
     borrowed = set(tokenize(" ".join(earlier)))
     if earlier and len(new - own - borrowed) > 1:
         return None  # words the model was not shown (most likely the earlier answer's, from memory)
