@@ -24,7 +24,6 @@ import requests
 from test_load import CLI, candidate_questions, serving
 
 from conftest import ROOT, child_env
-from ui_helpers import free_port
 
 if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
     sys.path.insert(0, str(ROOT))
@@ -132,27 +131,10 @@ def test_a_write_killed_before_its_overview_leaves_nothing_retrievable(writable_
 def cluster(tmp_path_factory):
     """``chroma run`` + two ``serve`` processes on it (short store and health deadlines), the
     bread episode ingested. Yields (chroma process, chroma URL, [server URLs], work folder)."""
-    import chromadb
-    from chromadb.config import Settings
-    from test_scale_out import BREAD, BREAD_ID, CHROMA, HOST, started, wait_until
+    from test_scale_out import BREAD, BREAD_ID, chroma_running
 
-    if not CHROMA.exists():
-        pytest.skip("the chroma CLI is not installed")
     tmp = tmp_path_factory.mktemp("cluster")
-    port = free_port()
-    log = tmp / "chroma.log"
-    cmd = [str(CHROMA), "run", "--path", str(tmp / "chroma-data"), "--host", HOST, "--port", str(port)]
-    with started(cmd, log, child_env(), tmp) as chroma:
-        wait_until(
-            lambda: chromadb.HttpClient(
-                host=HOST, port=port, settings=Settings(anonymized_telemetry=False)
-            ).heartbeat(),
-            "chroma heartbeat",
-            60,
-            chroma,
-            log,
-        )
-        url = f"http://{HOST}:{port}"
+    with chroma_running(tmp) as (chroma, url):
         episodes = tmp / "episodes"
         episodes.mkdir()
         (episodes / f"001_{BREAD_ID}.txt").write_text(BREAD, encoding="utf-8")
@@ -173,7 +155,7 @@ def ask_status(base: str, question: str, timeout: float = 30) -> tuple[int, dict
 def test_a_rebuild_from_another_process_is_followed_by_answers_from_every_server(cluster, timed):
     """Before: both servers kept the dropped collection's handle and answered 503 NotFoundError
     on /healthz and /api/ask until restarted."""
-    from test_scale_out import BEES, BEES_ID, BREAD_ID, Q_BEES, Q_BREAD, wait_until
+    from test_scale_out import BEES, BEES_ID, BREAD_ID, Q_BEES, Q_BREAD, cli_ingest, wait_until
 
     _, url, servers, tmp = cluster
     for base in servers:
@@ -182,14 +164,7 @@ def test_a_rebuild_from_another_process_is_followed_by_answers_from_every_server
     bees = tmp / "new" / f"002_{BEES_ID}.txt"
     bees.parent.mkdir(exist_ok=True)
     bees.write_text(BEES, encoding="utf-8")
-    proc = subprocess.run(
-        [*CLI, "--chroma-url", url, "ingest", "--rebuild", "--json", "--no-progress", str(bees)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=child_env(),
-        cwd=tmp,
-    )
+    proc = cli_ingest(url, "--rebuild", str(bees), cwd=tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
     timed("rebuilt by a third process")
 
@@ -212,11 +187,14 @@ def test_a_hung_chroma_gives_503_within_the_deadline_and_recovery_after_it_resum
     on Chroma's HTTP client), holding worker threads and answer slots."""
     from test_scale_out import Q_BEES, wait_until
 
+    from ui.service import HEALTH_FRESH_SECONDS
+
     chroma, _, servers, _ = cluster
     base = servers[0]
     assert ask_status(base, Q_BEES)[0] == 200
     os.killpg(chroma.pid, signal.SIGSTOP)
     try:
+        time.sleep(HEALTH_FRESH_SECONDS)  # counts read just before the stop may be reused this long
         # store_timeout 3 s, health_timeout 1 s in this cluster; the client waits far longer
         health = requests.get(f"{base}/healthz", timeout=15)
         assert health.status_code == 503 and health.json()["status"] == "unavailable"
@@ -348,33 +326,31 @@ def test_an_id_another_file_still_gives_is_refused_naming_both_files(tmp_path, s
 
 
 # --- the low items of the app --------------------------------------------------------------------
-RL = "What has changed in the past year with RL and language models?"
+from test_api import RL  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def base(indexed_settings):
-    return indexed_settings.model_copy(update={"answerer": "extractive"})
-
-
-@pytest.fixture(scope="module")
-def bot(base):
-    from assistant.chain import EpisodeAssistant
-
-    return EpisodeAssistant(base)
-
-
-def app_client(base, bot, root_path: str = "", **settings):
+def portal(indexed_settings):
+    """The extractive settings (``portal.base``), one assistant for every app built here, and
+    ``portal.client(root_path="", **settings)``: a TestClient of an app with those settings changed."""
     from fastapi.testclient import TestClient
 
+    from assistant.chain import EpisodeAssistant
     from ui.app import create_app
 
-    return TestClient(create_app(base.model_copy(update=settings), bot, root_path=root_path))
+    base = indexed_settings.model_copy(update={"answerer": "extractive"})
+    bot = EpisodeAssistant(base)
+
+    def client(root_path: str = "", **settings) -> TestClient:
+        return TestClient(create_app(base.model_copy(update=settings), bot, root_path=root_path))
+
+    return SimpleNamespace(base=base, bot=bot, client=client, app=lambda: create_app(base, bot))
 
 
-def test_query_token_counts_only_on_the_page_and_redirects_stay_on_site(base, bot):
+def test_query_token_counts_only_on_the_page_and_redirects_stay_on_site(portal):
     """Before: ?token= was accepted on every route and method, and `GET //evil.example/?token=`
     answered 303 to `//evil.example/` (off-site)."""
-    c = app_client(base, bot, api_token=TOKEN)
+    c = portal.client(api_token=TOKEN)
     q = f"token={TOKEN}"
     assert c.post(f"/api/ask?{q}", json={"question": RL}).status_code == 401
     assert c.get(f"/config?{q}").status_code == 401
@@ -385,8 +361,7 @@ def test_query_token_counts_only_on_the_page_and_redirects_stay_on_site(base, bo
     r = c.get(f"/?{q}&lang=en", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/?lang=en"
     assert c.get("/config").status_code == 200  # the cookie now counts everywhere
-    prefixed = app_client(base, bot, root_path="/assistant", api_token=TOKEN)
-    r = prefixed.get(f"/assistant/?{q}", follow_redirects=False)
+    r = portal.client("/assistant", api_token=TOKEN).get(f"/assistant/?{q}", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/assistant/"
 
 
@@ -409,12 +384,12 @@ def test_tokens_are_redacted_from_access_log_lines():
     assert record.getMessage() == '127.0.0.1:5000 - "GET /?lang=en&token=[redacted]&x=1 HTTP/1.1" 303'
 
 
-def test_session_cookies_differ_expire_and_end_with_the_token(base, bot):
+def test_session_cookies_differ_expire_and_end_with_the_token(portal):
     """Before: one cookie value for everyone, valid forever (even after the token changed it was
     derived from... only then did it stop)."""
     from ui.security import TOKEN_COOKIE, PortalAuth
 
-    c = app_client(base, bot, api_token=TOKEN, session_max_age=600)
+    c = portal.client(api_token=TOKEN, session_max_age=600)
     first = c.get(f"/?token={TOKEN}", follow_redirects=False)
     assert "Max-Age=600" in first.headers["set-cookie"]
     one = c.cookies[TOKEN_COOKIE]
@@ -423,7 +398,7 @@ def test_session_cookies_differ_expire_and_end_with_the_token(base, bot):
     assert c.cookies[TOKEN_COOKIE] != one  # per session, not one value for everyone
     assert c.get("/config").status_code == 200
 
-    auth = PortalAuth(base.model_copy(update={"api_token": TOKEN, "session_max_age": 600}))
+    auth = PortalAuth(portal.base.model_copy(update={"api_token": TOKEN, "session_max_age": 600}))
     for cookie, status in (
         (auth.cookie_value(issued=time.time() - 601), 401),  # expired
         (auth.cookie_value(issued=time.time() - 60), 200),
@@ -432,20 +407,20 @@ def test_session_cookies_differ_expire_and_end_with_the_token(base, bot):
         c.cookies.clear()
         c.cookies.set(TOKEN_COOKIE, cookie)
         assert c.get("/config").status_code == status, cookie
-    rotated = app_client(base, bot, api_token="a-new-token")
+    rotated = portal.client(api_token="a-new-token")
     rotated.cookies.set(TOKEN_COOKIE, one)
     assert rotated.get("/config").status_code == 401  # a new token ends every session
 
 
-def test_uploads_are_refused(base, bot):
+def test_uploads_are_refused(portal):
     """Before: Gradio's upload route stored any file in its temp folder (never cleaned)."""
-    r = app_client(base, bot).post("/gradio_api/upload", files={"files": ("notes.txt", b"x" * 100, "text/plain")})
+    r = portal.client().post("/gradio_api/upload", files={"files": ("notes.txt", b"x" * 100, "text/plain")})
     assert r.status_code == 403 and r.json() == {"detail": "uploads are disabled"}
 
 
-def test_a_lone_surrogate_is_a_bad_request_not_a_503(base, bot):
+def test_a_lone_surrogate_is_a_bad_request_not_a_503(portal):
     """Before: 503 and a traceback."""
-    c = app_client(base, bot)
+    c = portal.client()
     headers = {"content-type": "application/json"}
     for path in ("/api/ask", "/api/ask/stream"):
         r = c.post(path, content='{"question": "bad \\ud800 question"}', headers=headers)
@@ -458,9 +433,9 @@ def test_a_lone_surrogate_is_a_bad_request_not_a_503(base, bot):
     assert r.status_code == 400 and "history turn 1 (user)" in r.json()["detail"]
 
 
-def test_bodies_over_the_limit_get_413_before_parsing(base, bot):
+def test_bodies_over_the_limit_get_413_before_parsing(portal):
     """Before: any body was accepted and parsed (100 MB too)."""
-    c = app_client(base, bot, max_body_bytes=2000)
+    c = portal.client(max_body_bytes=2000)
     padded = {"question": "sample efficiency?", "padding": "x" * 3000}  # unknown fields are ignored
     r = c.post("/api/ask", json=padded)
     assert r.status_code == 413 and "the limit is 2,000 (max_body_bytes)" in r.json()["detail"]
@@ -472,17 +447,16 @@ def test_bodies_over_the_limit_get_413_before_parsing(base, bot):
     assert c.post("/api/ask", content=iter([small]), headers={"content-type": "application/json"}).status_code == 200
 
 
-def test_gradio_answer_validates_like_the_json_api(base, bot):
+def test_gradio_answer_validates_like_the_json_api(portal):
     """Before: unknown sections and malformed history were accepted silently by /answer, where
     POST /api/ask answers 422."""
-    from ui.app import create_app
 
     from ui_helpers import running_app
 
-    c = app_client(base, bot)
+    c = portal.client()
     assert c.post("/api/ask", json={"question": RL, "sections": ["nope"]}).status_code == 422
     assert c.post("/api/ask", json={"question": RL, "history": [{"assistant": "no user"}]}).status_code == 422
-    with running_app(create_app(base, bot)) as url:
+    with running_app(portal.app()) as url:
         event, answer = gradio_answer(url, RL, sections=["quotes"])
         assert event == "complete" and {c["section"] for c in answer["citations"]} == {"quotes"}
         for bad in ({"sections": ["nope"]}, {"history": [{"assistant": "no user"}]}):
@@ -490,12 +464,12 @@ def test_gradio_answer_validates_like_the_json_api(base, bot):
             assert event == "error", (bad, payload)
 
 
-def test_a_trusted_header_on_a_reachable_port_is_warned_about(base):
+def test_a_trusted_header_on_a_reachable_port_is_warned_about(portal):
     from ui.server import exposure_warning
 
-    trusted = base.model_copy(update={"trusted_user_header": "X-Portal-User"})
+    trusted = portal.base.model_copy(update={"trusted_user_header": "X-Portal-User"})
     assert "anyone who can reach this port directly can claim any user" in exposure_warning(trusted, "0.0.0.0", 7860)
     assert "10.0.0.5:8080" in exposure_warning(trusted, "10.0.0.5", 8080)
     for host in ("127.0.0.1", "::1", "localhost"):
         assert exposure_warning(trusted, host, 7860) is None
-    assert exposure_warning(base, "0.0.0.0", 7860) is None
+    assert exposure_warning(portal.base, "0.0.0.0", 7860) is None

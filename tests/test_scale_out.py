@@ -148,27 +148,28 @@ def wait_until(check, what: str, timeout: float, proc: subprocess.Popen | None =
     pytest.fail(f"{what}: not within {timeout:.0f} s (last error: {last!r})\n{log_tail(log) if log else ''}")
 
 
-@pytest.fixture
-def chroma_server(tmp_path):
-    """``chroma run`` on 127.0.0.1; yields its URL once its heartbeat answers."""
+@contextmanager
+def chroma_running(folder: Path):
+    """``chroma run`` on 127.0.0.1 with its data and log in ``folder``; yields ``(process, URL)``
+    once its heartbeat answers (skips the test when the chroma CLI is not installed)."""
     import chromadb
     from chromadb.config import Settings
 
     if not CHROMA.exists() and shutil.which("chroma") is None:
         pytest.skip("the chroma CLI is not installed")
     port = free_port()
-    log = tmp_path / "chroma.log"
+    log = folder / "chroma.log"
     cmd = [
         str(CHROMA if CHROMA.exists() else shutil.which("chroma")),
         "run",
         "--path",
-        str(tmp_path / "chroma-data"),
+        str(folder / "chroma-data"),
         "--host",
         HOST,
         "--port",
         str(port),
     ]
-    with started(cmd, log, child_env(), tmp_path) as proc:
+    with started(cmd, log, child_env(), folder) as proc:
         # the client connects when it is made, so it is made inside the check
         wait_until(
             lambda: chromadb.HttpClient(
@@ -179,7 +180,26 @@ def chroma_server(tmp_path):
             proc,
             log,
         )
-        yield f"http://{HOST}:{port}"
+        yield proc, f"http://{HOST}:{port}"
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """``chroma run`` on 127.0.0.1; yields its URL once its heartbeat answers."""
+    with chroma_running(tmp_path) as (_, url):
+        yield url
+
+
+def cli_ingest(url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``episode-assistant --chroma-url URL ingest --json --no-progress ARGS`` in another process."""
+    return subprocess.run(
+        [*CLI, "--chroma-url", url, "ingest", "--json", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=child_env(),
+        cwd=cwd,
+    )
 
 
 def ask(base: str, question: str) -> dict:
@@ -233,14 +253,7 @@ def test_two_servers_share_one_chroma_server(chroma_server, tmp_path, timed):
         assert BEES_ID not in cited_episodes(before)
 
         # a third process writes while both servers run
-        proc = subprocess.run(
-            [*CLI, "--chroma-url", url, "ingest", "--json", "--no-progress", str(bees)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=child_env(),
-            cwd=tmp_path,
-        )
+        proc = cli_ingest(url, str(bees), cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
         timed("second episode ingested by a third process")
 
