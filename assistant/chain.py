@@ -8,15 +8,15 @@
 
 A request is a ``Query`` (``ask("question")`` is short for ``ask(Query("question"))``; keyword
 options become its fields). ``as_runnable()`` exposes the same pipeline as a LangChain
-``Runnable`` taking a ``Query`` or a dict of its fields; ``stream()`` yields text events and ends
-with the final answer object.
+``Runnable`` taking a ``Query`` or a dict of its fields; ``stream()`` yields progress and checked
+sentences as events and ends with the final answer object (``ask`` is its last event).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -36,22 +36,40 @@ _MARKER = re.compile(r"\[(\d+)\]")
 MAX_HISTORY_TURNS = 10
 
 
-def cite(text: str, sources: Sequence[Hit]) -> tuple[str, list[Citation]]:
-    """Renumber ``[n]`` markers (indices into ``sources``) in order of first use and build their
-    citations; markers that point at no source are dropped."""
-    order: dict[int, int] = {}
+class Citer:
+    """Renumbers ``[n]`` markers (n: 1-based index into ``sources``) in order of first use, across
+    all the pieces of one answer: a sentence shown first keeps its numbers when later ones come.
+    Markers that point at no source are dropped.
 
-    def renumber(m: re.Match) -> str:
+    >>> citer = Citer([Hit(f"e/quotes/{i}", "", {}) for i in range(3)])
+    >>> citer("First [3]."), citer("Second [1] [9]. Third [3]."), [c.id for c in citer.citations()]
+    ('First [1].', 'Second [2]. Third [1].', ['e/quotes/2', 'e/quotes/0'])
+    """
+
+    def __init__(self, sources: Sequence[Hit]):
+        self.sources = sources
+        self.order: dict[int, int] = {}
+
+    def _renumber(self, m: re.Match) -> str:
         n = int(m.group(1))
-        if not 1 <= n <= len(sources):
+        if not 1 <= n <= len(self.sources):
             return ""
-        order.setdefault(n, len(order) + 1)
-        return f"[{order[n]}]"
+        self.order.setdefault(n, len(self.order) + 1)
+        return f"[{self.order[n]}]"
 
-    text = _MARKER.sub(renumber, text)
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
-    citations = [citation(sources[n - 1], marker) for n, marker in sorted(order.items(), key=lambda kv: kv[1])]
-    return text, citations
+    def __call__(self, text: str) -> str:
+        text = _MARKER.sub(self._renumber, text)
+        return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+
+    def citations(self) -> list[Citation]:
+        return [citation(self.sources[n - 1], marker) for n, marker in sorted(self.order.items(), key=lambda kv: kv[1])]
+
+
+def cite(text: str, sources: Sequence[Hit]) -> tuple[str, list[Citation]]:
+    """``text`` with its markers renumbered in order of first use, and their citations."""
+    citer = Citer(sources)
+    text = citer(text)
+    return text, citer.citations()
 
 
 def citation(hit: Hit, marker: int) -> Citation:
@@ -192,36 +210,50 @@ class EpisodeAssistant:
         decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources)
         return Prepared(query, question, impl, standalone, result, flt, decision)
 
-    def _finish(self, prepared: Prepared, draft) -> Answer:
-        text, citations = cite(draft.text, prepared.result.hits)
+    def _finish(self, prepared: Prepared, text: str, citer: Citer, notes: Sequence[str]) -> Answer:
         return Answer(
-            prepared.question, prepared.standalone, text, False, citations, prepared.answerer.name, list(draft.notes)
+            prepared.question, prepared.standalone, text, False, citer.citations(), prepared.answerer.name, list(notes)
         )
 
     def ask(self, query: Query | str, **options: Any) -> Answer:
-        """The checked, cited answer (or a refusal) to ``query``."""
-        p = self.prepare(Query.of(query, **options))
-        if p.decision.refused:
-            return self.refusal_answer(p)
-        return self._finish(p, p.answerer.answer(p.standalone, p.result.hits))
+        """The checked, cited answer (or a refusal) to ``query``: the last event of ``stream``."""
+        for event in self.stream(query, **options):
+            if event["type"] == "answer":
+                return event["answer"]
+        raise RuntimeError("the answer stream ended without an answer")  # pragma: no cover - stream always answers
 
     def stream(self, query: Query | str, **options: Any) -> Iterator[dict]:
-        """Events: ``{"type": "token", "text": ...}`` as the answer is produced, then
-        ``{"type": "answer", "answer": Answer}`` with the final, checked answer."""
-        p = self.prepare(Query.of(query, **options))
+        """The answer as events (the stream contract that the API, the chat and the CLI rely on):
+
+        ``{"type": "status", "stage": "searching"}``, then ``{"type": "status", "stage": "writing"}``
+        once the refusal is decided, then ``{"type": "token", "text": ...}`` per sentence -- each one
+        final: checked by its answerer, markers already in their final numbers, never taken back --
+        and one ``{"type": "answer", "answer": Answer}`` whose text is the tokens joined. A bad
+        question raises ``QuestionError`` before the first event, so an API can still answer 4xx."""
+        query = Query.of(query, **options)
+        self.check_question(query.question)
+        self.check_history(query.history)
+        self.check_episode(query.episode)
+        yield {"type": "status", "stage": "searching"}
+        p = self.prepare(query)
+        yield {"type": "status", "stage": "writing"}
         if p.decision.refused:
-            answer = self.refusal_answer(p)
-            yield {"type": "token", "text": answer.answer}
-            yield {"type": "answer", "answer": answer}
+            yield from _whole(self.refusal_answer(p))
             return
-        final = None
+        citer, shown, draft = Citer(p.result.hits), [], None
         for piece in p.answerer.stream(p.standalone, p.result.hits):
-            if isinstance(piece, str):
-                yield {"type": "token", "text": piece}
-            else:  # an answerer may end its stream with the Draft it settled on
-                final = piece
-        draft = final if final is not None else p.answerer.answer(p.standalone, p.result.hits)
-        yield {"type": "answer", "answer": self._finish(p, draft)}
+            if not isinstance(piece, str):  # the Draft the sentences make up: notes, not_stated
+                draft = piece
+                continue
+            text = citer(piece)
+            if text:
+                yield {"type": "token", "text": f" {text}" if shown else text}
+                shown.append(text)
+        if draft is not None and draft.not_stated and not shown:  # the answerer found no answer in the sources
+            decision = replace(p.decision, refused=True, reason=refusal.NOT_STATED, rule="answerer")
+            yield from _whole(self.refusal_answer(replace(p, decision=decision)))
+            return
+        yield {"type": "answer", "answer": self._finish(p, " ".join(shown), citer, draft.notes if draft else [])}
 
     def as_runnable(self) -> Runnable:
         """The pipeline as LCEL: a ``Query`` or ``{"question", "history"?, "episode"?, "answerer"?,
@@ -231,3 +263,9 @@ class EpisodeAssistant:
             return self.ask(inputs if isinstance(inputs, Query) else Query(**inputs))
 
         return RunnableLambda(_ask, name="episode_assistant")
+
+
+def _whole(answer: Answer) -> Iterator[dict]:
+    """A finished answer (a refusal) as its one token and the answer event."""
+    yield {"type": "token", "text": answer.answer}
+    yield {"type": "answer", "answer": answer}

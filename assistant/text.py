@@ -135,3 +135,59 @@ def finished_sentences(text: str, final: bool = False) -> tuple[str, str]:
         if piece and not _ABBREVIATION.search(piece) and not _LIST_NUMBER.match(piece):
             last = m.end()
     return text[:last].strip(), text[last:].lstrip()
+
+
+# --- answer text: markdown out, spans checkable against their source ---------------------------------
+_HEADING_LINE = re.compile(r"^[ \t]*#+[^\n]*$", re.M)
+_BULLET = re.compile(r"^[ \t]*(?:[-*•+]|\d{1,2}[.)])[ \t]+", re.M)
+_EMPHASIS = re.compile(r"(\*\*|__|`)|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
+_LINK = re.compile(r"\[([^\]\n]+)\]\([^)\s]*\)")
+
+
+def plain(text: str, headings: bool = True) -> str:
+    r"""Markdown removed, whitespace collapsed: what an answer may show of a source. Words are kept
+    verbatim, so a span of ``plain(source)`` is still checkable against the source.
+    ``headings=False`` also drops heading lines (a heading is a title, not a statement).
+
+    >>> plain("### 2. Insights\n*   **RL Success:** it *finally* works (see [paper](http://x)).")
+    'Insights RL Success: it finally works (see paper).'
+    >>> plain("### 2. Insights\n* RL works.", headings=False)
+    'RL works.'
+    """
+    if not headings:
+        text = _HEADING_LINE.sub("", text)
+    text = re.sub(r"^[ \t]*#+[ \t]*", "", text, flags=re.M)
+    text = _LINK.sub(r"\1", _BULLET.sub("", text))
+    return re.sub(r"\s+", " ", _EMPHASIS.sub("", text)).strip()
+
+
+ELLIPSIS = "…"
+
+
+def locate(span: str, source: str) -> tuple[int, int] | None:
+    """Where ``span`` (an answer's quoted words, "…" marking a cut) sits in ``plain(source)``."""
+    needle = plain(span).strip(ELLIPSIS + " ")
+    if not needle:
+        return None
+    haystack = plain(source)
+    at = haystack.find(needle)
+    return (at, at + len(needle)) if at >= 0 else None
+
+
+def cut_mid_word(span: str, source: str) -> bool | None:
+    """True when ``span`` starts or ends inside a word of ``source``; None when it is not in the
+    source verbatim (markdown aside). A source that is itself a cut (an entity's transcript window,
+    ``window=True`` callers) should be passed with its cut ends marked by "…" on both sides.
+
+    >>> cut_mid_word("RL finally works", "So RL finally works.")
+    False
+    >>> cut_mid_word("nally works", "So RL finally works.")
+    True
+    """
+    where = locate(span, source)
+    if where is None:
+        return None
+    flat = plain(source)
+    before = flat[where[0] - 1] if where[0] > 0 else " "
+    after = flat[where[1]] if where[1] < len(flat) else " "
+    return before.isalnum() or after.isalnum()

@@ -107,8 +107,17 @@ def test_stream_sends_tokens_then_the_answer_object(client, bot):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
     kinds = [k for k, _ in events]
-    assert kinds[0] == "token" and kinds[-1] == "answer" and set(kinds) == {"token", "answer"}
-    assert events[-1][1]["answer"] == bot.ask(RL).to_dict()
+    assert [data["stage"] for kind, data in events if kind == "status"] == ["searching", "writing"]
+    assert kinds[:2] == ["status", "status"] and kinds[-1] == "answer" and set(kinds[2:-1]) == {"token"}
+    final = events[-1][1]["answer"]
+    assert final == bot.ask(RL).to_dict()
+    # nothing sent is ever taken back: each token continues the final answer's text, in order
+    sent = ""
+    for kind, data in events:
+        if kind == "token":
+            sent += data["text"]
+            assert final["answer"].startswith(sent), sent
+    assert sent == final["answer"]
 
 
 def test_over_long_questions_get_413(client, base):

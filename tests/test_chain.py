@@ -73,7 +73,9 @@ def test_follow_up_is_rewritten_and_cites_quote_17(bot):
     history = [{"user": "What do they predict about software engineering agents?", "assistant": "..."}]
     a = bot.ask("by when?", history=history)
     assert "software engineering agents" in a.standalone_question
-    assert f"{EPISODE_ID}/quotes/17" in {c.id for c in a.citations}
+    # a timeline for software engineering agents: "this time next year" (17), "by the end of the year" (67),
+    # "over the next six months" (122)
+    assert {f"{EPISODE_ID}/quotes/{i}" for i in (17, 67, 122)} & {c.id for c in a.citations}
     assert_verbatim(a)
 
 
@@ -101,10 +103,31 @@ def test_question_bounds(bot):
     assert info.value.status == 413
 
 
-def test_stream_ends_with_the_answer(bot):
+def test_stream_follows_the_event_contract(bot):
     events = list(bot.stream(ON_TOPIC[0]))
-    assert events[-1]["type"] == "answer" and events[-1]["answer"].citations
-    assert all(e["type"] == "token" for e in events[:-1]) and len(events) >= 2
+    kinds = [e["type"] for e in events]
+    assert events[:2] == [{"type": "status", "stage": "searching"}, {"type": "status", "stage": "writing"}]
+    assert kinds[-1] == "answer" and kinds.count("answer") == 1 and set(kinds[2:-1]) == {"token"}
+    answer = events[-1]["answer"]
+    assert answer.citations and "".join(e["text"] for e in events if e["type"] == "token") == answer.answer
+    assert bot.ask(ON_TOPIC[0]).answer == answer.answer  # ask is the stream's last event
+
+
+def test_a_refusal_streams_as_one_token(bot):
+    events = list(bot.stream(OFF_TOPIC[0]))
+    assert [e["type"] for e in events] == ["status", "status", "token", "answer"]
+    assert events[2]["text"] == events[3]["answer"].answer and events[3]["answer"].refused
+
+
+@pytest.mark.parametrize(
+    "options, status",
+    [({"question": "  "}, 400), ({"question": "x" * 3000}, 413), ({"question": "RL?", "episode": "nope"}, 404)],
+)
+def test_a_bad_request_raises_before_the_first_event(bot, options, status):
+    events = bot.stream(options.pop("question"), **options)
+    with pytest.raises(QuestionError) as info:
+        next(events)  # not a "searching" event first: an API can still answer with a real status
+    assert info.value.status == status
 
 
 def test_runnable(bot):
@@ -119,18 +142,22 @@ def test_cite_renumbers_and_drops_unknown_markers():
     assert [(c.marker, c.id) for c in cites] == [(1, "e/quotes/2"), (2, "e/quotes/0")]
 
 
-def test_extractive_answerer_is_deterministic_and_verbatim():
+def test_extractive_answerer_is_deterministic_and_leads_with_its_best_passage():
     src = [
-        Hit("e/quotes/1", "RL finally works now. Unrelated words here.", {"section": "quotes"}, dense_score=0.8),
+        Hit(
+            "e/quotes/1",
+            "RL from verifiable rewards has finally started to work now. Unrelated words here.",
+            {"section": "quotes"},
+        ),
         Hit(
             "e/summary/2",
-            "## Heading\n\nRL from verifiable rewards drives progress.",
+            "## Heading\n\n* **RL:** RL from verifiable rewards drives progress in coding.",
             {"section": "summary"},
-            dense_score=0.75,
         ),
-        Hit("e/quotes/9", "Something far away.", {"section": "quotes"}, dense_score=0.3),
+        Hit("e/quotes/9", "Something far away from all of this, about dinner.", {"section": "quotes"}),
     ]
     one = ExtractiveAnswerer().answer("Does RL work now?", src).text
     assert one == ExtractiveAnswerer().answer("Does RL work now?", src).text
-    assert "[1]" in one and "[2]" in one and "[3]" not in one  # the far source is left out
+    assert one.startswith("“RL from verifiable rewards has finally started to work now.” [1]")
+    assert "dinner" not in one and "**" not in one and "Heading" not in one
     assert ExtractiveAnswerer().answer("q", []).text == ""

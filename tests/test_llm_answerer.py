@@ -15,7 +15,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.answerers import get_answerer
 from assistant.answerers import llm as llm_module
-from assistant.answerers.llm import LLMAnswerer, llm_available
+from assistant.answerers.llm import FALLBACK_LEAD, LLMAnswerer, llm_available
 from assistant.chain import EpisodeAssistant
 from vectorstore.verify import citation_is_valid
 
@@ -152,12 +152,18 @@ def test_ask_through_a_remote_server_is_guarded_and_cited(remote):
     assert user["content"].count("<source id=") <= 5 and QUESTION in user["content"]
 
 
-def test_stream_yields_tokens_then_the_checked_answer(remote):
+def test_stream_sends_only_checked_sentences_then_the_answer(remote):
     with StubServer() as stub:
         events = list(remote(stub.url).stream(QUESTION, answerer="llm"))
+    assert [e["stage"] for e in events if e["type"] == "status"] == ["searching", "writing"]
     tokens = [e["text"] for e in events if e["type"] == "token"]
-    assert len(tokens) > 5 and "".join(tokens) == GOOD_REPLY  # raw tokens as they came
-    assert events[-1]["type"] == "answer" and "Lakers" not in events[-1]["answer"].answer
+    final = events[-1]["answer"]
+    assert events[-1]["type"] == "answer" and "".join(tokens) == final.answer
+    assert tokens == [
+        "Software engineering is very verifiable, so it is a domain that naturally lends itself to this way "
+        "of training [1]."
+    ]  # the Lakers sentence was never sent, not even for a moment
+    assert not any("Lakers" in e.get("text", "") for e in events)
 
 
 def test_followup_is_rewritten_by_the_model_without_streaming(remote):
@@ -192,9 +198,10 @@ def test_rewrite_failure_returns_none(remote):
 
 def assert_extractive_fallback(answer, note_part: str):
     assert not answer.refused and answer.answerer == "llm"
-    assert answer.citations and answer.answer.startswith("“")  # the extractive answer quotes its sources
+    # the episode's own words, announced in user words before them; the reason is a note, not answer text
+    assert answer.citations and answer.answer.startswith(FALLBACK_LEAD + " “")
     assert len(answer.notes) == 1 and answer.notes[0].startswith("LLM unavailable:"), answer.notes
-    assert note_part in answer.notes[0] and "showing the extractive answer" in answer.notes[0]
+    assert note_part in answer.notes[0] and note_part not in answer.answer
 
 
 def test_dead_server_falls_back_quickly(remote):
@@ -229,8 +236,7 @@ def test_an_answer_cut_off_by_the_deadline_keeps_its_checked_sentences(remote):
         answer = remote(stub.url, timeout=1.5).ask(QUESTION, answerer="llm")
     assert answer.answer == first and [c.id for c in answer.citations] == ["e8dde77376fc3016/quotes/19"]
     assert answer.notes == [
-        "The answer was cut short: the language model server at "
-        f"{stub.url} did not finish within 1.5 s; showing its checked part."
+        f"The answer was cut short: the language model server at {stub.url} did not finish within 1.5 s."
     ]
 
 

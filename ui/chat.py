@@ -152,11 +152,9 @@ def answer_styles(settings) -> list[tuple[str, str]]:
 def default_style(settings, default_answerer: str) -> str:
     if default_answerer != "auto":
         return default_answerer
-    try:
-        from assistant.answerers.llm import llm_available
-    except ImportError:
-        return "extractive"
-    return "llm" if llm_available(settings) else "extractive"
+    from assistant.answerers import auto_choice
+
+    return auto_choice(settings)
 
 
 def _content_text(content) -> str:

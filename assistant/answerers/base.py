@@ -26,6 +26,7 @@ class Draft:
 
     text: str
     notes: list[str] = field(default_factory=list)
+    not_stated: bool = False  # the answerer found that the sources do not answer the question
 
 
 class Answerer(ABC):
@@ -39,11 +40,13 @@ class Answerer(ABC):
         """Compose the answer from ``sources`` only (numbered from 1)."""
 
     def stream(self, question: str, sources: Sequence[Hit]) -> Iterator[str | Draft]:
-        """Text pieces as they are produced, optionally ending with the ``Draft`` the answerer
-        settled on (else the chain asks ``answer()``). The default yields the finished text in
-        one piece, then its Draft."""
+        """The answer's sentences, each final once yielded (checked, markers into ``sources``; the
+        chain shows them as they come and never takes one back), then the ``Draft`` they make up
+        (its text is their concatenation, with spaces; it carries the notes). The default yields the
+        finished answer as one piece, then its Draft."""
         draft = self.answer(question, sources)
-        yield draft.text
+        if draft.text:
+            yield draft.text
         yield draft
 
     def rewrite(self, question: str, history: Sequence[Mapping]) -> str | None:
