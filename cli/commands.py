@@ -202,13 +202,31 @@ def print_answer(answer, streamed: bool = False) -> None:
 
 
 def cmd_eval(args, settings) -> int:
+    from eval.compare import compare_with_saved
     from eval.questions import QuestionFileError
     from eval.report import print_summary, write_report, write_summary_json
     from eval.runner import RETRIEVERS, EvalError, run_eval
+    from eval.saved import load_saved
 
     names = RETRIEVERS if args.retriever == "all" else (args.retriever,)
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit must be at least 1")
     try:
-        result = run_eval(settings, args.questions, names, args.k, args.answerer, progress=True)
+        saved = load_saved(args.against) if args.against else None  # before the run: fail fast
+        result = run_eval(
+            settings,
+            args.questions,
+            names,
+            args.k,
+            args.answerer,
+            progress=not args.json_file and sys.stderr.isatty(),
+            split=args.split,
+            limit=args.limit,
+            overrides=args.overrides,
+            stat_test=args.stat_test,
+        )
+        if saved:
+            result["comparison"] = compare_with_saved(result, saved, args.stat_test)
     except (QuestionFileError, EvalError) as e:
         raise UserError(str(e)) from None
     if args.json_file:

@@ -74,10 +74,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--retriever", choices=("hybrid", "dense", "bm25", "naive", "all"), default="hybrid")
     s.add_argument("-k", type=int, default=10, help="retrieval depth scored (default 10)")
     s.add_argument(
-        "--answerer", choices=ANSWERER_NAMES, default="extractive", help="answerer whose answers are checked"
+        "--answerer",
+        choices=(*ANSWERER_NAMES, "all"),
+        default="extractive",
+        help="answerer whose answers are checked; all = extractive and llm side by side (default extractive)",
     )
     s.add_argument("--json", dest="json_file", metavar="FILE", help="write the metrics as JSON to FILE")
-    s.add_argument("--report", metavar="DIR", help="write report.md, report.json and metrics.png to DIR")
+    s.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write report.md, report.json, metrics.png and the saved run (runs, qrels, answers) to DIR",
+    )
+    s.add_argument("--against", metavar="DIR", help="compare with the run saved in DIR by an earlier --report")
+    s.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change a setting for this run, e.g. --set rrf_k=30 (repeatable)",
+    )
+    s.add_argument(
+        "--split",
+        choices=("tune", "test", "all"),
+        help="evaluate one half of the question set, or all of it as one set (default: all, both halves side by side)",
+    )
+    s.add_argument("--limit", type=int, metavar="N", help="only the first N questions (e.g. a quick llm check)")
+    s.add_argument(
+        "--stat-test",
+        choices=("student", "fisher"),
+        default="student",
+        help="paired significance test: the paired t-test (default) or Fisher's randomization (slower)",
+    )
     s.add_argument("--calibrate", action="store_true", help="also print the refusal-threshold calibration")
     s.set_defaults(func=commands.cmd_eval)
 

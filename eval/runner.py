@@ -1,86 +1,39 @@
-"""``episode-assistant eval``: retrieval metrics (ir-measures) for every retriever side by side,
-answer checks (refusal, citation validity, answer-point coverage) for one answerer.
+"""``episode-assistant eval``: retrieval metrics for every retriever side by side (with paired
+significance tests of hybrid against each baseline), answer checks for each answerer, and both
+halves of the question set (tune, test) side by side.
 
     >>> from vectorstore.config import load_settings
     >>> result = run_eval(load_settings(), retrievers=("hybrid", "naive"))   # doctest: +SKIP
     >>> result["retrievers"]["hybrid"]["nDCG@10"] > result["retrievers"]["naive"]["nDCG@10"]  # doctest: +SKIP
     True
+    >>> result["significance"]["tests"][0]["metrics"]["nDCG@10"]["significant"]  # doctest: +SKIP
+    True
 """
 
 from __future__ import annotations
 
-import sys
-import tempfile
 import time
-from pathlib import Path
+from collections.abc import Iterable
 from statistics import mean
 
-import ir_measures
-from ir_measures import Qrel, ScoredDoc
+from tqdm import tqdm
 
 from assistant import followup
 from assistant.chain import EpisodeAssistant
-from assistant.query import Query
 from assistant.retriever import HybridRetriever
-from assistant.text import split_sentences, tokenize
 from vectorstore.config import Settings
 from vectorstore.filters import SearchFilter
-from vectorstore.ingest import ingest
-from vectorstore.store import EpisodeStore
-from vectorstore.verify import citation_is_valid
 
-from .measures import MEASURES
+from .answers import answer_figures, check_answers, point_covered  # noqa: F401  (point_covered: API)
+from .compare import baseline_tests
+from .corpus import Corpus, EvalError, open_corpus  # noqa: F401  (EvalError: API)
+from .measures import aggregate, score
 from .naive import NaiveRetriever
-from .questions import Canonicaliser, Question, QuestionSet, load_questions
+from .overrides import apply_overrides, recorded_settings
+from .questions import Question, load_questions
 
 RETRIEVERS = ("hybrid", "dense", "bm25", "naive")
-# An answer point counts as covered when this share of its content words is in the answer, or
-# one answer sentence embeds this close to it.
-POINT_LEXICAL = 0.5
-POINT_COSINE = 0.6
-
-
-class EvalError(RuntimeError):
-    pass
-
-
-# --- setup --------------------------------------------------------------------------------------
-def source_file(qs: QuestionSet, settings: Settings) -> Path:
-    for folder in (
-        qs.path.parent,
-        Path(settings.episodes_dir),
-        Path(__file__).resolve().parents[1] / "data" / "episodes",
-    ):
-        candidate = folder / qs.source
-        if candidate.is_file():
-            return candidate.resolve()
-    raise EvalError(f"{qs.path}: source episode {qs.source!r} not found beside it or in {settings.episodes_dir}")
-
-
-def episode_store(settings: Settings, source: Path) -> tuple[EpisodeStore, str]:
-    """The configured store when it holds this exact file; else a private temporary one, so the
-    eval never writes into a user's store and always scores the file the labels refer to."""
-    from vectorstore.episode import file_hash
-
-    digest = file_hash(source.read_bytes())
-    try:
-        store = EpisodeStore(settings)
-        for meta in store.episodes():
-            if meta.get("content_hash") == digest:
-                return store, meta["episode_id"]
-    except Exception:  # unreachable or empty store: fall through to a private one
-        pass
-    tmp = tempfile.mkdtemp(prefix="episode-assistant-eval-")
-    store = EpisodeStore(settings.model_copy(update={"db": tmp, "chroma_url": None}))
-    [result] = ingest([source], store, progress=False)
-    if result.status == "failed":
-        raise EvalError(result.error)
-    return store, result.id
-
-
-def dup_groups(store: EpisodeStore, episode_id: str) -> dict[int, int]:
-    quotes = store.chunks(SearchFilter(episode=episode_id, sections=("quotes",)), documents=False)
-    return {c.metadata["index"]: c.metadata["dup_group"] for c in quotes if "dup_group" in c.metadata}
+ANSWERERS_ALL = ("extractive", "llm")  # what --answerer all runs
 
 
 # --- retrieval ----------------------------------------------------------------------------------
@@ -89,93 +42,25 @@ def standalone(q: Question) -> str:
 
 
 def rankings(
-    name: str, qs: QuestionSet, store: EpisodeStore, settings: Settings, episode_id: str, source: Path, k: int
+    name: str, questions: list[Question], corpus: Corpus, settings: Settings, k: int, progress: bool = False
 ) -> dict[str, list[str]]:
-    answerable = [q for q in qs.questions if q.answerable]
+    """Chunk ids in rank order for each answerable question."""
     if name == "naive":
-        naive = NaiveRetriever(source)
-        return {q.id: naive.search(standalone(q)) for q in answerable}
-    retriever = HybridRetriever.from_settings(store, settings, mode=name, k=k)
-    flt = SearchFilter(episode=episode_id)
-    return {q.id: [h.id for h in retriever.search(standalone(q), k=k, flt=flt).hits] for q in answerable}
+        missing = [str(f) for f in corpus.files.values() if not f.is_file()]
+        if missing:
+            raise EvalError(f"the naive baseline reads the episode files, and {', '.join(missing)} is gone")
+        naive = NaiveRetriever(list(corpus.files.values()), embeddings=corpus.store.embeddings)
 
+        def search(q: Question) -> list[str]:
+            return naive.search(standalone(q), corpus.scope(q))
+    else:
+        retriever = HybridRetriever.from_settings(corpus.store, settings, mode=name, k=k)
 
-def score(ranked: dict[str, list[str]], qs: QuestionSet, canon: Canonicaliser) -> dict[str, dict[str, float]]:
-    """Per-question metrics; a question with an empty ranking scores 0 (trec_eval would skip it)."""
-    qrels = [Qrel(q.id, doc, 1) for q in qs.questions if q.answerable for doc in canon.relevant(q)]
-    run = [
-        ScoredDoc(qid, doc, float(len(docs) - r))
-        for qid, ids in ranked.items()
-        for docs in [canon.ranking(ids)]
-        for r, doc in enumerate(docs)
-    ]
-    per_q = {q.id: dict.fromkeys(MEASURES, 0.0) for q in qs.questions if q.answerable}
-    names = {str(m): n for n, m in MEASURES.items()}
-    for metric in ir_measures.iter_calc(list(MEASURES.values()), qrels, run):
-        per_q[metric.query_id][names[str(metric.measure)]] = float(metric.value)
-    return per_q
+        def search(q: Question) -> list[str]:
+            return [h.id for h in retriever.search(standalone(q), k=k, flt=SearchFilter(episode=corpus.scope(q))).hits]
 
-
-def aggregate(per_q: dict[str, dict[str, float]], ids: list[str] | None = None) -> dict[str, float]:
-    rows = [per_q[i] for i in (ids if ids is not None else per_q)]
-    return {m: round(mean(r[m] for r in rows), 4) if rows else 0.0 for m in MEASURES}
-
-
-# --- answers ------------------------------------------------------------------------------------
-def point_covered(point: str, answer: str, answer_vectors, embed) -> bool:
-    want = set(tokenize(point))
-    if want and len(want & set(tokenize(answer))) / len(want) >= POINT_LEXICAL:
-        return True
-    if not answer_vectors:
-        return False
-    p = embed.embed_query(point)
-    return max(sum(a * b for a, b in zip(p, v)) for v in answer_vectors) >= POINT_COSINE
-
-
-def check_answers(qs: QuestionSet, bot: EpisodeAssistant, episode_id: str, answerer: str) -> dict:
-    embed = bot.store.embeddings
-    rows, points_hit, points_all, cites_ok, cites_all = [], 0, 0, 0, 0
-    for q in qs.questions:
-        signal = bot.retriever.search(standalone(q), flt=SearchFilter(episode=episode_id)).top_dense
-        a = bot.ask(Query(q.question, q.history, episode=episode_id, answerer=answerer))
-        valid = [citation_is_valid(c.file, c.section, c.text, c.line_start, c.line_end) for c in a.citations]
-        cites_ok += sum(valid)
-        cites_all += len(valid)
-        covered = []
-        if q.answerable and q.answer_points:
-            sentences = split_sentences(a.answer) if not a.refused else []
-            vectors = embed.embed_documents(sentences) if sentences else []
-            covered = [not a.refused and point_covered(p, a.answer, vectors, embed) for p in q.answer_points]
-            points_hit += sum(covered)
-            points_all += len(covered)
-        rows.append(
-            {
-                "id": q.id,
-                "kind": q.kind,
-                "question": q.question,
-                "standalone": a.standalone_question,
-                "refused": a.refused,
-                "signal": round(signal, 4),
-                "answer": a.answer,
-                "citations": [c.id for c in a.citations],
-                "citations_valid": all(valid),
-                "points_covered": sum(covered),
-                "points": len(covered),
-            }
-        )
-    answerable = [r for r in rows if r["kind"] != "unanswerable"]
-    unanswerable = [r for r in rows if r["kind"] == "unanswerable"]
-    return {
-        "refusal": {
-            "unanswerable": len(unanswerable),
-            "unanswerable_refused": sum(r["refused"] for r in unanswerable),
-            "answerable": len(answerable),
-            "answerable_refused": sum(r["refused"] for r in answerable),
-        },
-        "citations_valid": round(cites_ok / cites_all, 4) if cites_all else 1.0,
-        "answer_points": round(points_hit / points_all, 4) if points_all else 0.0,
-        "answers": rows,
-    }
+    answerable = [q for q in questions if q.answerable]
+    return {q.id: search(q) for q in tqdm(answerable, desc=name, unit="q", disable=not progress, leave=False)}
 
 
 def calibrate(rows: list[dict]) -> list[dict]:
@@ -199,49 +84,98 @@ def calibrate(rows: list[dict]) -> list[dict]:
     return out
 
 
+def answerer_names(answerer: str | Iterable[str]) -> tuple[str, ...]:
+    if isinstance(answerer, str):
+        return ANSWERERS_ALL if answerer == "all" else (answerer,)
+    return tuple(answerer)
+
+
 # --- the whole run ------------------------------------------------------------------------------
 def run_eval(
     settings: Settings,
-    questions: str | Path | None = None,
+    questions=None,
     retrievers=("hybrid",),
     k: int = 10,
-    answerer: str = "extractive",
+    answerer: str | Iterable[str] = "extractive",
     progress: bool = False,
+    split: str | None = None,
+    limit: int | None = None,
+    overrides: Iterable[str] = (),
+    stat_test: str = "student",
 ) -> dict:
+    """``split``: "tune" or "test" evaluates that half, "all" the whole file as one set, None (the
+    default) the whole file with both halves reported side by side. ``limit``: the first N
+    questions only. ``overrides``: ``NAME=VALUE`` settings for this run (``eval --set``)."""
     started = time.perf_counter()
+    settings, changed = apply_overrides(settings, overrides)
     qs = load_questions(questions)
-    source = source_file(qs, settings)
-    store, episode_id = episode_store(settings, source)
-    canon = Canonicaliser(episode_id, dup_groups(store, episode_id))
-    per_retriever: dict[str, dict] = {}
-    runs: dict[str, dict[str, list[str]]] = {}
-    for name in retrievers:
-        if progress:
-            print(f"eval: retrieving with {name}", file=sys.stderr)
-        runs[name] = rankings(name, qs, store, settings, episode_id, source, k)
-        per_retriever[name] = score(runs[name], qs, canon)
-    kinds = sorted({q.kind for q in qs.questions if q.answerable})
-    by_kind = {kind: [q.id for q in qs.questions if q.kind == kind] for kind in kinds}
-    if progress:
-        print(f"eval: answering with {answerer}", file=sys.stderr)
-    bot = EpisodeAssistant(settings, store=store)
-    answers = check_answers(qs, bot, episode_id, answerer)
+    selected = qs.subset(split or "all").head(limit)
+    halves = ("tune", "test") if split is None and selected.has_splits else ()
+    corpus = open_corpus(selected, settings)
+    timings = {"setup": round(time.perf_counter() - started, 1)}
+    try:
+        answerable = [q for q in selected.questions if q.answerable]
+        qrels = {q.id: sorted(corpus.relevant(q)) for q in answerable}
+        runs, judged, per_q = {}, {}, {}
+        for name in retrievers:
+            lap = time.perf_counter()
+            runs[name] = rankings(name, selected.questions, corpus, settings, k, progress)
+            judged[name] = {qid: corpus.canon.ranking(ids) for qid, ids in runs[name].items()}
+            per_q[name] = score(judged[name], qrels)
+            timings[name] = round(time.perf_counter() - lap, 1)
+        bot = EpisodeAssistant(settings, store=corpus.store)
+        answers = {}
+        for name in answerer_names(answerer):
+            lap = time.perf_counter()
+            answers[name] = check_answers(selected.questions, bot, name, corpus.scope, progress)
+            timings[f"answers {name}"] = round(time.perf_counter() - lap, 1)
+    finally:
+        corpus.close()
+    first = next(iter(answers.values()))
+    figures = {name: answer_figures(rows) for name, rows in answers.items()}
+    by_kind = {kind: [q.id for q in answerable if q.kind == kind] for kind in sorted({q.kind for q in answerable})}
+    splits = {}
+    for half in halves:
+        ids = {q.id for q in selected.questions if q.split == half}
+        splits[half] = {
+            "questions": len(ids),
+            "retrievers": {n: aggregate(pq, [i for i in pq if i in ids]) for n, pq in per_q.items()},
+            "answerers": {n: answer_figures([r for r in rows if r["id"] in ids]) for n, rows in answers.items()},
+        }
+    main = next(iter(figures.values()))
+    lap = time.perf_counter()
+    significance = baseline_tests(judged, qrels, stat_test)
+    timings["significance"] = round(time.perf_counter() - lap, 1)
     return {
         "questions": str(qs.path),
-        "source": str(source),
-        "episode_id": episode_id,
+        "source": [str(f) for f in corpus.files.values()]
+        if len(corpus.files) > 1
+        else str(next(iter(corpus.files.values()))),
+        "episode_id": corpus.default_episode,
+        "episodes": {eid: str(f) for eid, f in corpus.files.items()},
         "k": k,
-        "answerer": answerer,
-        "retrievers": {n: aggregate(pq) for n, pq in per_retriever.items()},
-        "per_kind": {kind: {n: aggregate(pq, ids) for n, pq in per_retriever.items()} for kind, ids in by_kind.items()},
-        "refusal": answers["refusal"],
-        "citations_valid": answers["citations_valid"],
-        "answer_points": answers["answer_points"],
-        "per_question": {n: pq for n, pq in per_retriever.items()},
+        "answerer": next(iter(answers)),
+        "split": split,
+        "limit": limit,
+        "retrievers": {n: aggregate(pq) for n, pq in per_q.items()},
+        "per_kind": {kind: {n: aggregate(pq, ids) for n, pq in per_q.items()} for kind, ids in by_kind.items()},
+        "refusal": main["refusal"],
+        "citations_valid": main["citations_valid"],
+        "answer_points": main["answer_points"],
+        "answerers": figures,
+        "splits": splits,
+        "significance": significance,
+        "per_question": per_q,
         "runs": runs,
-        "relevant": {q.id: sorted(canon.relevant(q)) for q in qs.questions if q.answerable},
-        "answers": answers["answers"],
-        "calibration": calibrate(answers["answers"]),
+        "judged_runs": judged,
+        "relevant": qrels,
+        "answers": first,
+        "answers_by_answerer": answers,
+        "calibration": calibrate(first),
         "refusal_threshold": settings.refusal_threshold,
+        "settings": recorded_settings(settings),
+        "overrides": changed,
+        "stat_test": stat_test,
         "seconds": round(time.perf_counter() - started, 1),
+        "timings": timings,  # seconds per phase
     }

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from eval.questions import Canonicaliser, Question, QuestionFileError, QuestionSet, load_questions
+from eval.answers import point_covered
+from eval.measures import aggregate, score
+from eval.questions import Canonicaliser, Question, QuestionFileError, load_questions
 from eval.report import write_report
-from eval.runner import aggregate, point_covered, score
 
 
 def test_bundled_question_set_is_valid():
@@ -17,9 +18,9 @@ def test_bundled_question_set_is_valid():
 
 
 def test_qrels_mapping_summary_entities_duplicates():
-    canon = Canonicaliser("e", {25: 25, 26: 25})
+    canon = Canonicaliser({"e": {25: 25, 26: 25}})
     q = Question("q", "?", "factual", quotes=[26, 3], companies=[7], insights=[0], summary=True)
-    assert canon.relevant(q) == {"e/quotes/25", "e/quotes/3", "e/companies/7", "e/insights/0", "e/summary"}
+    assert canon.relevant(q, "e") == {"e/quotes/25", "e/quotes/3", "e/companies/7", "e/insights/0", "e/summary"}
     # any summary section counts once; a duplicate counts at its first rank only
     assert canon.ranking(["e/summary/4", "e/quotes/25", "e/summary/1", "e/quotes/26", "e/companies/7"]) == [
         "e/summary",
@@ -29,24 +30,15 @@ def test_qrels_mapping_summary_entities_duplicates():
 
 
 def test_metrics_on_a_hand_checked_example():
-    qs = QuestionSet(
-        "x.txt",
-        [
-            Question("a", "?", "factual", quotes=[1, 2]),
-            Question("b", "?", "factual", quotes=[5]),
-            Question("u", "?", "unanswerable"),
-        ],
-        None,
-    )
-    canon = Canonicaliser("e", {})
-    runs = {"a": ["e/quotes/9", "e/quotes/1"], "b": []}
-    per_q = score(runs, qs, canon)
+    qrels = {"a": {"e/quotes/1", "e/quotes/2"}, "b": {"e/quotes/5"}}
+    runs = {"a": ["e/quotes/9", "e/quotes/1"], "b": [], "u": ["e/quotes/1"]}
+    per_q = score(runs, qrels)
     # a: relevant {1, 2}; hit at rank 2 -> RR 1/2, R@5 1/2, P@5 1/5,
     #    nDCG@10 = (1/log2(3)) / (1 + 1/log2(3)) = 0.3869
     assert per_q["a"]["RR@10"] == pytest.approx(0.5)
     assert per_q["a"]["R@5"] == pytest.approx(0.5) and per_q["a"]["P@5"] == pytest.approx(0.2)
     assert per_q["a"]["nDCG@10"] == pytest.approx(0.38685, abs=1e-4)
-    # b retrieved nothing: it counts as 0, it is not skipped; u is unanswerable: not scored
+    # b retrieved nothing: it counts as 0, it is not skipped; u has no judgements (unanswerable): not scored
     assert per_q["b"] == {m: 0.0 for m in per_q["b"]} and "u" not in per_q
     assert aggregate(per_q)["RR@10"] == pytest.approx(0.25)
 
