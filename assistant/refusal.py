@@ -66,8 +66,9 @@ a name asked of a thing the episode has ("whats the name of this podcast"), and 
 about the right words but the wrong thing ("How many layers does Claude 3 Sonnet have?" meets "a
 two-layer transformer to our Claude 3 Sonnet").
 
-Cost: the lexicon of a scope is built once per store revision (~0.07 s for the bundled episode,
-linear in the episodes in scope); the suggestions' embeddings once per revision and scope.
+Cost: an episode's lexicon is built once per process and content (~0.03 s; a 1,000-episode store
+pays ~30 s at its first question without an episode filter), a scope's union once per store
+revision (~2 ms per episode); the suggestions' embeddings once per revision and scope.
 
     >>> lex = Lexicon(["Claude 3 Sonnet fit up to 30 million features.", "RL from pre-training, Grok."])
     >>> absent_names("do they think grok 3 is better than claude?", lex)
@@ -83,7 +84,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -107,6 +108,9 @@ _FRAME = {
     "ur", "b4", "im", "info", "anything", "stuff", "according",
 }  # fmt: skip
 MIN_TYPO_LENGTH = 5  # shorter words are too easily one letter away from another word
+_PAIR = re.compile(r"\b([a-z]+)[- ](?=([a-z]+)\b)")
+# a word not at the start of a text or a sentence: its capital means a name ("Claude"), not grammar
+_MID_SENTENCE_WORD = re.compile(r"(?<![.!?:]\s)(?<![\n.!?:])(?<!^)\b([A-Za-z][A-Za-z0-9]+)\b")
 
 
 def _norm(text: str) -> str:
@@ -133,21 +137,16 @@ class Lexicon:
         """``texts``: everything searchable; ``prose``: the running text that names and spellings are
         learnt from (default ``texts``; entity-name fields and headings would teach "Last", "Key")."""
         texts = list(texts)
-        words: set[str] = set()
-        self.compounds: set[str] = set()
-        self.versions: set[str] = set()
-        for text in texts:
-            tokens = _WORD.findall(_norm(text))
-            words.update(tokens)
-            # compounds written apart or hyphenated: "pre-training" also counts as "pretraining"
-            self.compounds.update(a + b for a, b in zip(tokens, tokens[1:]))
-            self.versions |= _versions(text)
-        capital, lower, spelling = Counter(), Counter(), Counter()
-        for text in texts if prose is None else prose:
-            for m in re.finditer(r"(?<![.!?:]\s)(?<!^)\b([A-Za-z][A-Za-z0-9]+)\b", text):
-                w = m.group(1)
-                (capital if w[0].isupper() else lower)[w.lower()] += 1
-                spelling[w] += 1
+        # one pass of C-level regex work over all the text: ~0.01 s per episode
+        flat = _norm("\n".join(texts))
+        words = set(_WORD.findall(flat))
+        # compounds written with a hyphen or apart: "pre-training" also counts as "pretraining"
+        self.compounds = set(map("".join, _PAIR.findall(flat)))
+        self.versions = _versions(flat)
+        spelling = Counter(_MID_SENTENCE_WORD.findall("\n".join(texts if prose is None else prose)))
+        capital, lower = Counter(), Counter()
+        for w, n in spelling.items():
+            (capital if w[0].isupper() else lower)[w.lower()] += n
         self.words = words
         self.stems = {_stem(w) for w in words}
         self.names = {w for w in capital if capital[w] > 2 * lower[w] and w not in STOP_WORDS}
@@ -158,11 +157,12 @@ class Lexicon:
         # abbreviations: "vocab" for "vocabulary", "param" for "parameter" (3+ letters cut off)
         self._prefixes = {w[:n] for w in alpha for n in range(4, 7) if len(w) >= n + 3}
         # one-letter typos, found through shared deletions (the first letter is taken as typed)
-        self._near: dict[str, list[str]] = {}
+        near: dict[str, list[str]] = {}
         for w in alpha:
             for d in _deletes(w) | {w}:
                 if d[:1] == w[:1]:
-                    self._near.setdefault(d, []).append(w)
+                    near.setdefault(d, []).append(w)
+        self._typo_tables = [near]
 
     def has(self, word: str, abbreviation: bool = True) -> bool:
         """Does the text contain ``word`` (a lower-case question word) in some form? ``abbreviation``:
@@ -175,34 +175,76 @@ class Lexicon:
         if abbreviation and word in self._prefixes:
             return True
         if len(word) >= MIN_TYPO_LENGTH and word.isalpha():
-            for d in _deletes(word) | {word}:
-                if any(w[0] == word[0] and abs(len(w) - len(word)) <= 1 for w in self._near.get(d, ())):
-                    return True
+            for near in self._typo_tables:
+                for d in _deletes(word) | {word}:
+                    if any(w[0] == word[0] and abs(len(w) - len(word)) <= 1 for w in near.get(d, ())):
+                        return True
         return False
+
+    @classmethod
+    def union(cls, parts: Sequence[Lexicon]) -> Lexicon:
+        """One lexicon over several (an episode each): sets joined, typo tables kept apart (joining
+        them key by key would cost more than looking a rare absent word up in each)."""
+        lex = cls.__new__(cls)
+        for name in ("words", "stems", "compounds", "versions", "names", "_prefixes"):
+            setattr(lex, name, set().union(*(getattr(p, name) for p in parts)))
+        lex.display = {}
+        for p in reversed(parts):
+            lex.display.update(p.display)
+        lex._typo_tables = [t for p in parts for t in p._typo_tables]
+        return lex
 
     def spell(self, word: str) -> str:
         return self.display.get(word.lower(), word)
 
 
-_lexicons: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_lexicons: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per BM25 index (store revision)
 _lexicons_lock = threading.Lock()
+# per episode and content: an ingest elsewhere changes the revision, not the episodes it left alone
+_episode_lexicons: OrderedDict[tuple[str, str], Lexicon] = OrderedDict()
+MAX_CACHED_EPISODES = 4096
+
+
+def _episode_lexicon(episode: str, content: str, items: list[tuple[str, dict]]) -> Lexicon:
+    key = (episode, content)
+    with _lexicons_lock:
+        if key in _episode_lexicons:
+            _episode_lexicons.move_to_end(key)
+            return _episode_lexicons[key]
+    texts = [" ".join((t, md.get("enrichment", ""), str(md.get("name") or ""))) for t, md in items]
+    lex = Lexicon(texts, [t for t, md in items if md.get("section") in ("quotes", "companies", "insights")])
+    with _lexicons_lock:
+        _episode_lexicons[key] = lex
+        while len(_episode_lexicons) > MAX_CACHED_EPISODES:
+            _episode_lexicons.popitem(last=False)
+    return lex
 
 
 def lexicon(retriever: HybridRetriever, episode: str | None = None) -> Lexicon:
-    """The lexicon of one episode (or of all), built once per BM25 index (= per store revision)."""
+    """The lexicon of one episode (or of all of them): built per episode once per content (~0.03 s
+    each; a store of 1,000 episodes pays ~30 s once per process), joined per store revision."""
     index = retriever.bm25_index()
     with _lexicons_lock:
-        per_scope = _lexicons.setdefault(index, {})
-        if episode not in per_scope:
-            scoped = [
-                (t, md)
-                for t, md in zip(index.texts, index.metadatas)
-                if episode is None or md.get("episode_id") == episode
-            ]
-            texts = [" ".join((t, md.get("enrichment", ""), str(md.get("name") or ""))) for t, md in scoped]
-            prose = [t for t, md in scoped if md.get("section") in ("quotes", "companies", "insights")]
-            per_scope[episode] = Lexicon(texts, prose)
-        return per_scope[episode]
+        cached = _lexicons.setdefault(index, {}).get(("__lexicon__", episode))
+    if cached is not None:
+        return cached
+    by_episode: dict[str, list[tuple[str, dict]]] = {}
+    content: dict[str, str] = {}
+    for t, md in zip(index.texts, index.metadatas):
+        ep = md.get("episode_id", "")
+        if episode is None or ep == episode:
+            by_episode.setdefault(ep, []).append((t, md))
+            if md.get("section") == "overview" and md.get("content_hash"):
+                content[ep] = str(md["content_hash"])
+    parts = [
+        # without a recorded content hash, the texts themselves tell whether the episode changed
+        _episode_lexicon(ep, content.get(ep) or str(hash(tuple(t for t, _ in items))), items)
+        for ep, items in sorted(by_episode.items())
+    ]
+    lex = parts[0] if len(parts) == 1 else Lexicon.union(parts)
+    with _lexicons_lock:
+        _lexicons.setdefault(index, {})[("__lexicon__", episode)] = lex
+    return lex
 
 
 def known_episodes(retriever: HybridRetriever) -> set[str]:

@@ -54,6 +54,14 @@ def test_lexicon_does_not_invent_words(lex, word):
     assert not lex.has(word)
 
 
+def test_a_union_of_episode_lexicons_knows_what_each_one_knows(lex):
+    other = Lexicon(["In Kelsey Piper's geoguessr prompt, the model reads the window of a house."])
+    both = Lexicon.union([lex, other])
+    assert all(both.has(w) for w in ("geoguessr", "kelsey", "pretraining", "windwo", "vocab", "gpus"))
+    assert {"piper", "claude"} <= both.names and not both.has("stargate")
+    assert both.versions == lex.versions | other.versions
+
+
 def test_names_are_what_the_text_capitalises(lex):
     assert {"claude", "sonnet", "anthropic", "grok"} <= lex.names
     assert "model" not in lex.names and "tokens" not in lex.names
