@@ -278,9 +278,11 @@ def plot(result: dict, path: Path) -> None:
 
 
 def plot_deltas(comparison: dict, path: Path) -> None:
-    """Per-question change of the primary measure, sorted, one panel per retriever."""
+    """Per-question change of the primary measure, sorted, one panel per retriever that changed
+    (the first one when none did)."""
     plt = _pyplot()
-    tests = comparison["tests"] or []
+    tests = [t for t in comparison["tests"] if t["changes"]["better"] or t["changes"]["worse"]]
+    tests = tests or comparison["tests"][:1]
     fig, axes = plt.subplots(max(1, len(tests)), 1, figsize=(9, 2.6 * max(1, len(tests))), squeeze=False)
     for ax, t in zip(axes[:, 0], tests):
         deltas = sorted(t["changes"]["deltas"].values())
@@ -288,10 +290,11 @@ def plot_deltas(comparison: dict, path: Path) -> None:
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set_ylim(-1, 1)
         ax.set_ylabel(f"Δ {PRIMARY}")
+        ax.set_xlabel("questions, sorted by change")
         m = t["metrics"][PRIMARY]
         ax.set_title(
             f"{t['retriever']}: {PRIMARY} {m['control']:.3f} → {m['treatment']:.3f} "
-            f"({_signed(m['delta'])}, adjusted p {m['p_adjusted']:.3f}) · questions sorted by change",
+            f"({_signed(m['delta'])}, adjusted p {m['p_adjusted']:.3f})",
             fontsize=9,
         )
     fig.tight_layout()

@@ -37,16 +37,20 @@ def write_trec_run(path: Path, rankings: dict[str, list[str]], tag: str) -> None
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
+def _lines(path: Path, fields: int, shape: str):
+    """The whitespace-separated fields of each non-empty line, checked to be ``fields`` many."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.split()
+        if parts and len(parts) != fields:
+            raise EvalError(f"{path}:{n}: not a {shape} line: {line[:80]!r}")
+        if parts:
+            yield parts
+
+
 def read_trec_run(path: Path) -> dict[str, list[str]]:
     """Rankings by question, best first (by score, then by rank as written)."""
     rows: dict[str, list[tuple[float, int, str]]] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 6:
-            raise EvalError(f"{path}:{n}: not a TREC run line (qid Q0 docid rank score tag): {line[:80]!r}")
-        qid, _, doc, rank, score, _ = parts
+    for qid, _, doc, rank, score, _ in _lines(path, 6, "TREC run (qid Q0 docid rank score tag)"):
         rows.setdefault(qid, []).append((-float(score), int(rank), doc))
     return {qid: [doc for *_, doc in sorted(docs)] for qid, docs in rows.items()}
 
@@ -57,14 +61,9 @@ def write_qrels(path: Path, qrels: dict[str, list[str]]) -> None:
 
 def read_qrels(path: Path) -> dict[str, set[str]]:
     qrels: dict[str, set[str]] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 4:
-            raise EvalError(f"{path}:{n}: not a qrels line (qid 0 docid relevance): {line[:80]!r}")
-        if int(parts[3]) > 0:
-            qrels.setdefault(parts[0], set()).add(parts[2])
+    for qid, _, doc, relevance in _lines(path, 4, "qrels (qid 0 docid relevance)"):
+        if int(relevance) > 0:
+            qrels.setdefault(qid, set()).add(doc)
     return qrels
 
 

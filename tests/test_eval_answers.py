@@ -15,7 +15,7 @@ from vectorstore.embeddings import get_embeddings
 SOURCE = "Okay, so I think the biggest thing that's changed is RL and language models has finally worked"
 
 
-def cite(text: str, marker: int = 1, section: str = "quotes") -> Citation:
+def cite(text: str, marker: int = 1, section: str = "quotes", **extra) -> Citation:
     return Citation(
         marker=marker,
         id=f"e/{section}/{marker}",
@@ -25,6 +25,7 @@ def cite(text: str, marker: int = 1, section: str = "quotes") -> Citation:
         text=text,
         line_start=1,
         line_end=1,
+        **extra,
     )
 
 
@@ -172,9 +173,9 @@ def test_the_real_llm_answerer_in_the_eval(indexed_settings):
     if not local_model_available():
         pytest.skip("the local model is not installed (local-llm extra)")
     settings = indexed_settings.model_copy(update={"llm_base_url": None, "local_model": None, "llm_timeout": 120.0})
-    result = run_eval(settings, retrievers=("hybrid",), answerer="llm", limit=2)
+    result = run_eval(settings, retrievers=("hybrid",), answerer="llm", limit=1)  # ~5-8 s an answer on 2 cores
     rows = result["answers_by_answerer"]["llm"]
-    assert [r["id"] for r in rows] == ["q01", "q02"] and all(r["seconds"] > 0 for r in rows)
+    assert [r["id"] for r in rows] == ["q01"] and rows[0]["seconds"] > 0 and not rows[0]["refused"]
     figures = result["answerers"]["llm"]
     assert figures["citations_valid"] == 1.0 and figures["seconds_median"] > 0
     assert 0 <= figures["unsupported_rate"] <= 1 and 0 <= figures["fragment_rate"] <= 1
@@ -184,17 +185,7 @@ def test_a_span_reaching_the_edge_of_a_transcript_window_is_cut():
     window = (
         "re on compute than they are on humans. Otherwise, Scale AI's revenue would be $10 billion. I would be like"
     )
-    c = Citation(
-        marker=1,
-        id="e/companies/22",
-        episode_id="e",
-        section="companies",
-        index=22,
-        text=window,
-        line_start=1,
-        line_end=1,
-        transcript_position=5120,
-    )
+    c = cite(window, section="companies", transcript_position=5120)  # an entity's context window
     whole = Answer("q", "q", f"{window} [1]", False, [c])
     trimmed = Answer("q", "q", "Otherwise, Scale AI's revenue would be $10 billion. [1]", False, [c])
     assert spans_and_fragments(whole) == (1, 1, 0) and spans_and_fragments(trimmed) == (1, 0, 0)
