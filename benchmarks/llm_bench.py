@@ -63,10 +63,13 @@ def _stat(rows: list[dict], key: str, q: float) -> float | None:
 def bench_first_sentence(questions: list[str], answerer: str, settings=None, warm_up: bool = True) -> dict:
     """Time to first released sentence and to the final answer (median and p95) for ``answerer``.
 
-    ``settings`` selects the store (default: the configured one)."""
+    ``settings`` selects the store (default: the configured one). Sentence vectors start cold; the
+    warm-up question loads the models (and starts a local LLM server)."""
+    from assistant.answerers.vectors import clear_cache
     from assistant.chain import EpisodeAssistant
     from vectorstore.config import load_settings
 
+    clear_cache()  # sentence vectors of an earlier step would make these answers look faster
     assistant = EpisodeAssistant(settings or load_settings())
     if assistant.store.count() == 0:  # every question would be refused: nothing to measure
         return {"skipped": f"the store at {assistant.settings.store_label} is empty; ingest the episodes first"}

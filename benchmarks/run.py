@@ -125,11 +125,13 @@ def bench_retrieval(n: int, rounds: int = 2) -> dict:
 
 
 def bench_ask_extractive(n_questions: int = 30) -> dict:
+    from assistant.answerers.vectors import clear_cache
     from assistant.chain import EpisodeAssistant
 
     from .stores import scale_store
 
     db, _ = scale_store(1)
+    clear_cache()  # measured cold, whatever step ran before
     bot = EpisodeAssistant(load_settings(db=str(db), answerer="extractive"))
     qs = questions()[:n_questions]
     bot.ask(qs[0])
@@ -335,6 +337,8 @@ def rows(r: dict) -> list[tuple[str, str, str]]:
 
 def _streamed(a: dict) -> str:
     """Time to the first released (checked) sentence and to the whole answer."""
+    if "ttfs_median_s" not in a:  # a results.json from before this row existed
+        return "not measured yet (run: python -m benchmarks.run --only ask_llm)"
     fell_back = f"; {a['fell_back']} showed the episode's own words instead" if a.get("fell_back") else ""
     return (
         f"first released sentence p50 {a['ttfs_median_s']} / p95 {a['ttfs_p95_s']} s, total p50 "

@@ -328,3 +328,14 @@ def test_get_answerer_builds_the_llm_answerer_without_starting_anything(settings
     monkeypatch.setattr(llm_module, "_local_server", lambda path: pytest.fail("started at construction"))
     answerer = get_answerer("llm", settings)
     assert isinstance(answerer, LLMAnswerer) and answerer.name == "llm"
+
+
+def test_auto_is_extractive_unless_a_server_is_configured(settings, monkeypatch):
+    from assistant.answerers import ExtractiveAnswerer, auto_choice
+
+    monkeypatch.setattr("assistant.local_model.local_model_available", lambda path=None: True)  # installed
+    monkeypatch.setattr(llm_module, "_local_server", lambda path: pytest.fail("the local model was started"))
+    assert auto_choice(settings) == "extractive"
+    assert isinstance(get_answerer("auto", settings), ExtractiveAnswerer)
+    served = settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1"})
+    assert auto_choice(served) == "llm" and isinstance(get_answerer("auto", served), LLMAnswerer)

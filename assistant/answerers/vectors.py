@@ -38,5 +38,11 @@ def embed(texts: list[str]) -> np.ndarray:
     return unit(np.asarray([known[t] for t in texts], dtype=float).reshape(len(texts), -1))
 
 
+def clear_cache() -> None:
+    """Forget every vector (benchmarks measure a cold start)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
