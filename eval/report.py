@@ -200,6 +200,8 @@ def markdown(result: dict) -> str:
         + f" · {result['seconds']} s",
         "",
     ]
+    if result.get("store"):
+        lines += [f"Judged on {result['store']}.", ""]
     if overrides:
         lines += ["Settings for this run: " + ", ".join(f"`{k}={v}`" for k, v in overrides.items()), ""]
     lines += ["## Retrieval (answerable questions)", "", *_table(result["retrievers"], "retriever"), ""]

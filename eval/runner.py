@@ -153,6 +153,7 @@ def run_eval(
         else str(next(iter(corpus.files.values()))),
         "episode_id": corpus.default_episode,
         "episodes": {eid: str(f) for eid, f in corpus.files.items()},
+        "store": corpus.origin,
         "k": k,
         "answerer": next(iter(answers)),
         "split": split,

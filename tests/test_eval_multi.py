@@ -170,7 +170,8 @@ def test_answers_per_episode_and_required_points(result):
     assert result["citations_valid"] == 1.0
 
 
-def test_a_source_list_builds_a_private_store_of_those_files(tmp_path):
+def test_a_source_list_builds_a_private_store_of_those_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("EPISODE_ASSISTANT_CACHE", str(tmp_path / "cache"))
     path = write(
         tmp_path,
         f"source: [{EPISODE}, {SMALL}]\nquestions:\n"
@@ -184,7 +185,12 @@ def test_a_source_list_builds_a_private_store_of_those_files(tmp_path):
     assert set(result["episodes"]) == {EPISODE_ID, SMALL_ID}
     assert result["per_question"]["hybrid"]["b2"]["RR@10"] == 1.0
     assert all(c.startswith(EPISODE_ID) for c in result["runs"]["hybrid"]["e2"])
-    assert EpisodeStore(empty).count() == 0  # the user's store was not written to
+    assert not Path(empty.db).exists()  # the user's store was not even created
+    assert result["store"] == "a private store (ingested now)"
+    # the next run of the same ingest code copies the kept store instead of embedding again
+    again = run_eval(empty, path, retrievers=("hybrid",))
+    assert again["store"] == "a private store (cached)" and again["per_question"] == result["per_question"]
+    assert len(list((tmp_path / "cache" / "eval-stores").iterdir())) == 1
 
 
 def test_an_unknown_episode_is_a_clear_error(two_episodes, tmp_path):
@@ -193,3 +199,24 @@ def test_an_unknown_episode_is_a_clear_error(two_episodes, tmp_path):
     path = write(tmp_path, "questions:\n- {id: a, question: 'RL?', episode: nope, relevant: {quotes: [1]}}\n")
     with pytest.raises(EvalError, match="episode id\\(s\\) nope are not among"):
         run_eval(two_episodes, path)
+
+
+def test_the_cache_key_follows_what_the_store_depends_on():
+    from eval.corpus import store_key
+
+    s = load_settings()
+    assert store_key(s, ["a", "b"]) == store_key(s, ["b", "a"])
+    assert store_key(s, ["a"]) != store_key(s, ["b"])
+    assert store_key(s, ["a"]) != store_key(s.model_copy(update={"embed_batch_size": 8}), ["a"])
+
+
+def test_the_naive_baseline_searches_exactly(tmp_path, monkeypatch):
+    """Chroma rebuilds a small collection's HNSW graph from its log in every process; an approximate
+    search then answered a bundled question differently from run to run."""
+    from eval.naive import NaiveRetriever
+
+    monkeypatch.setenv("EPISODE_ASSISTANT_CACHE", str(tmp_path))
+    naive = NaiveRetriever([SMALL, EPISODE])
+    for f in naive.files.values():
+        assert f.store._collection.configuration_json["hnsw"]["ef_search"] >= f.chunks
+    assert naive.search("How big should a home battery be?", SMALL_ID)[0].startswith(SMALL_ID)
