@@ -101,7 +101,8 @@ class Corpus:
 
 
 def source_file(name: str, qs: QuestionSet, settings: Settings) -> Path:
-    for folder in ({qs.path.parent} if qs.path else set()) | {Path(settings.episodes_dir), BUNDLED_EPISODES}:
+    folders = [qs.path.parent] if qs.path else []
+    for folder in dict.fromkeys([*folders, Path(settings.episodes_dir), BUNDLED_EPISODES]):  # in this order
         candidate = folder / name
         if candidate.is_file():
             return candidate.resolve()

@@ -220,3 +220,13 @@ def test_the_naive_baseline_searches_exactly(tmp_path, monkeypatch):
     for f in naive.files.values():
         assert f.store._collection.configuration_json["hnsw"]["ef_search"] >= f.chunks
     assert naive.search("How big should a home battery be?", SMALL_ID)[0].startswith(SMALL_ID)
+
+
+def test_a_source_beside_the_question_file_comes_first(tmp_path):
+    from eval.corpus import source_file
+
+    path = write(
+        tmp_path, f"source: {EPISODE.name}\nquestions:\n- {{id: a, question: '?', relevant: {{quotes: [1]}}}}\n"
+    )
+    (tmp_path / EPISODE.name).write_text("my own copy", encoding="utf-8")
+    assert source_file(EPISODE.name, load_questions(path), load_settings()) == (tmp_path / EPISODE.name).resolve()
