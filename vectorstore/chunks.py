@@ -60,9 +60,7 @@ def _bigrams(text: str) -> set[tuple[str, str]]:
     return set(zip(words, words[1:])) or {(w, "") for w in words}
 
 
-def near_duplicate(
-    a: str, b: str, containment: float = DUP_CONTAINMENT, grams: tuple[set, set] | None = None
-) -> bool:
+def near_duplicate(a: str, b: str, containment: float = DUP_CONTAINMENT, grams: tuple[set, set] | None = None) -> bool:
     """Do ``a`` and ``b`` say the same thing in (nearly) the same words?
 
     >>> near_duplicate("Okay, so I think the biggest change is that RL has finally worked",
