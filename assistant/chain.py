@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path, PurePath
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -24,6 +25,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from vectorstore.chunks import SECTION_BY_NAME
 from vectorstore.filters import SearchFilter
 from vectorstore.store import EpisodeStore
+from vectorstore.verify import citation_is_valid
 
 from . import followup, refusal
 from .answer import Answer, Citation
@@ -46,8 +48,9 @@ class Citer:
     ('First [1].', 'Second [2]. Third [1].', ['e/quotes/2', 'e/quotes/0'])
     """
 
-    def __init__(self, sources: Sequence[Hit]):
+    def __init__(self, sources: Sequence[Hit], files_root: str | None = None):
         self.sources = sources
+        self.files_root = files_root
         self.order: dict[int, int] = {}
 
     def _renumber(self, m: re.Match) -> str:
@@ -62,17 +65,36 @@ class Citer:
         return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
     def citations(self) -> list[Citation]:
-        return [citation(self.sources[n - 1], marker) for n, marker in sorted(self.order.items(), key=lambda kv: kv[1])]
+        numbered = sorted(self.order.items(), key=lambda kv: kv[1])
+        return [citation(self.sources[n - 1], marker, self.files_root) for n, marker in numbered]
 
 
-def cite(text: str, sources: Sequence[Hit]) -> tuple[str, list[Citation]]:
+def cite(text: str, sources: Sequence[Hit], files_root: str | None = None) -> tuple[str, list[Citation]]:
     """``text`` with its markers renumbered in order of first use, and their citations."""
-    citer = Citer(sources)
+    citer = Citer(sources, files_root)
     text = citer(text)
     return text, citer.citations()
 
 
-def citation(hit: Hit, marker: int) -> Citation:
+def shown_file(file: str | None, files_root: str | None) -> str | None:
+    """The episode file as clients see it: relative to the episodes folder when it lies inside, else
+    its name. The server's absolute paths stay on the server (the store keeps them).
+
+    >>> shown_file("/srv/episodes/2026/ep.txt", "/srv/episodes"), shown_file("/elsewhere/ep.txt", "/srv/episodes")
+    ('2026/ep.txt', 'ep.txt')
+    """
+    if not file:
+        return file
+    path = PurePath(file)
+    if files_root:
+        try:
+            return path.relative_to(Path(files_root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def citation(hit: Hit, marker: int, files_root: str | None = None) -> Citation:
     md = hit.metadata
     section = SECTION_BY_NAME.get(md.get("section", ""))
     line_start, line_end = int(md.get("line_start", 0)), int(md.get("line_end", 0))
@@ -87,7 +109,7 @@ def citation(hit: Hit, marker: int) -> Citation:
         line_end=line_end,
         transcript_position=md.get("transcript_position"),
         score=round(hit.score, 6),
-        file=md.get("file"),
+        file=shown_file(md.get("file"), files_root),
         relevance_score=md.get("relevance_score"),
         topic=md.get("topic"),
         name=md.get("name"),
@@ -120,6 +142,14 @@ class EpisodeAssistant:
         self.store = store or EpisodeStore(settings)
         self.retriever = retriever or HybridRetriever.from_settings(self.store, settings)
         self._answerers: dict[str, Answerer] = {}
+
+    def verify(self, citation: Citation) -> bool:
+        """Is the cited text verbatim at its line range in the episode file? (The file is found
+        through the store: citations show clients only a relative path.)"""
+        meta = self.store.episode(citation.episode_id)
+        return bool(meta) and citation_is_valid(
+            meta["file"], citation.section, citation.text, citation.line_start, citation.line_end
+        )
 
     def warm_up(self) -> None:
         """Load the embedding model and build the BM25 index now, so the first question is as
@@ -178,7 +208,7 @@ class EpisodeAssistant:
         if decision.reason == refusal.NOT_STATED:
             # the closest passages, quoted verbatim (never generated: a model would fill the gap)
             draft = self.answerer("extractive").answer(prepared.standalone, prepared.result.hits)
-            closest, citations = cite(draft.text, prepared.result.hits)
+            closest, citations = cite(draft.text, prepared.result.hits, self.settings.episodes_dir)
             text = refusal.not_stated_message(decision, closest)
         else:
             titles = sorted(
@@ -240,7 +270,7 @@ class EpisodeAssistant:
         if p.decision.refused:
             yield from _whole(self.refusal_answer(p))
             return
-        citer, shown, draft = Citer(p.result.hits), [], None
+        citer, shown, draft = Citer(p.result.hits, self.settings.episodes_dir), [], None
         for piece in p.answerer.stream(p.standalone, p.result.hits):
             if not isinstance(piece, str):  # the Draft the sentences make up: notes, not_stated
                 draft = piece

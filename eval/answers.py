@@ -33,7 +33,6 @@ from assistant.answerers.guard import support_matrix
 from assistant.chain import EpisodeAssistant
 from assistant.query import Query
 from assistant.text import split_sentences, tokenize
-from vectorstore.verify import citation_is_valid
 
 from .questions import Question
 
@@ -229,7 +228,7 @@ def check_answers(
             started = time.perf_counter()
             a = bot.ask(Query(q.question, q.history, episode=scope(q), answerer=answerer))
             seconds = time.perf_counter() - started
-            valid = [citation_is_valid(c.file, c.section, c.text, c.line_start, c.line_end) for c in a.citations]
+            valid = [bot.verify(c) for c in a.citations]
             covered = covered_points(q.answer_points, a, embed) if q.answerable else []
             required = [hit for p, hit in zip(q.answer_points, covered) if p in q.required_points]
             spans, fragments, misquoted = spans_and_fragments(a) if not a.refused else (0, 0, 0)

@@ -17,7 +17,6 @@ from assistant.chain import EpisodeAssistant
 from assistant.retriever import Hit
 from assistant.text import ELLIPSIS, cut_mid_word, plain
 from vectorstore.episode import load_episode
-from vectorstore.verify import citation_is_valid
 
 from conftest import EPISODE, EPISODE_ID
 
@@ -67,7 +66,7 @@ def test_extractive_answer_is_short_whole_and_verbatim(bot, question):
         source = by_marker[marks[0]]
         edged = f"x{source.text}x" if source.section == "companies" and source.transcript_position else source.text
         assert cut_mid_word(text.rstrip("."), edged) is False, (text, source.id)  # verbatim, whole words
-    assert all(citation_is_valid(c.file, c.section, c.text, c.line_start, c.line_end) for c in a.citations)
+    assert all(bot.verify(c) for c in a.citations)
 
 
 def test_the_lead_is_the_passage_that_answers():

@@ -79,6 +79,8 @@ def test_ask_returns_the_answer_object(client, bot):
     for c in got["citations"]:
         assert c["id"].startswith(f"{EPISODE_ID}/") and f"[{c['marker']}]" in got["answer"]
         assert 0 < c["line_start"] <= c["line_end"] and c["text"]
+        # the server's absolute path stays on the server: the file relative to the episodes folder
+        assert c["file"] == "000_e8dde77376fc3016.txt", c["file"]
 
 
 def test_ask_refuses_what_the_episode_does_not_cover(client):

@@ -17,7 +17,6 @@ from assistant.answerers import get_answerer
 from assistant.answerers import llm as llm_module
 from assistant.answerers.llm import FALLBACK_LEAD, LLMAnswerer, llm_available
 from assistant.chain import EpisodeAssistant
-from vectorstore.verify import citation_is_valid
 
 QUESTION = "Why is software engineering improving faster than other domains?"
 OFF_TOPIC = "What's a good recipe for homemade sourdough bread?"
@@ -139,11 +138,12 @@ def remote(indexed_settings):
 
 def test_ask_through_a_remote_server_is_guarded_and_cited(remote):
     with StubServer() as stub:
-        answer = remote(stub.url).ask(QUESTION, answerer="llm")
+        bot = remote(stub.url)
+        answer = bot.ask(QUESTION, answerer="llm")
     assert not answer.refused and answer.answerer == "llm"
     assert answer.answer.startswith("Software engineering is very verifiable") and "Lakers" not in answer.answer
     assert [c.id for c in answer.citations] == ["e8dde77376fc3016/quotes/19"]
-    assert all(citation_is_valid(c.file, c.section, c.text, c.line_start, c.line_end) for c in answer.citations)
+    assert all(bot.verify(c) for c in answer.citations)
     assert answer.notes == ["1 generated sentence not supported by the sources was left out."]
     (request,) = stub.chat_requests()
     assert request["stream"] is True and request["model"] == "stub-model" and request["auth"] == "Bearer sekrit"

@@ -9,7 +9,6 @@ from assistant.answerers.llm import LLMAnswerer
 from assistant.chain import EpisodeAssistant
 from assistant.local_llm import LocalLLMServer
 from assistant.local_model import local_model_available
-from vectorstore.verify import citation_is_valid
 
 pytestmark = [
     pytest.mark.slow,
@@ -42,7 +41,7 @@ def test_generated_answer_is_cited_and_verbatim(local_settings):
     assert not answer.refused and answer.answerer == "llm"
     assert not any("LLM unavailable" in n for n in answer.notes), answer.notes
     assert any(c.id.endswith("/quotes/19") or "verifiab" in c.text.lower() for c in answer.citations), answer
-    assert all(citation_is_valid(c.file, c.section, c.text, c.line_start, c.line_end) for c in answer.citations)
+    assert all(bot.verify(c) for c in answer.citations)
     assert "[1]" in answer.answer
 
 

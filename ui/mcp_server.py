@@ -100,7 +100,8 @@ def build_mcp(service: AnswerService) -> MCPServer:
             raise
         except Exception as e:
             raise _tool_error(e) from None
-        return [citation(hit, rank) for rank, hit in enumerate(result.hits, 1)]
+        root = service.assistant.settings.episodes_dir  # clients see relative paths, as in answers
+        return [citation(hit, rank, root) for rank, hit in enumerate(result.hits, 1)]
 
     @server.tool(annotations=READ_ONLY)
     async def ask_episode(
