@@ -9,11 +9,27 @@ A new backend is one class and one entry in ``ANSWERERS``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .base import Answerer, Draft
-from .extractive import ExtractiveAnswerer
 
 __all__ = ["ANSWERERS", "ANSWERER_NAMES", "Answerer", "Draft", "ExtractiveAnswerer", "auto_choice", "get_answerer"]
+
+
+def __getattr__(name: str) -> Any:
+    # the backends load on first use (the extractive one pulls in retrieval, embeddings and
+    # scikit-learn's stop words): `episode-assistant list` only needs the names
+    if name == "ExtractiveAnswerer":
+        from .extractive import ExtractiveAnswerer
+
+        return ExtractiveAnswerer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _extractive(settings) -> Answerer:
+    from .extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
 
 
 def _llm(settings) -> Answerer:
@@ -37,7 +53,7 @@ def _auto(settings) -> Answerer:
 
 ANSWERERS: dict[str, Callable[[object], Answerer]] = {
     "auto": _auto,
-    "extractive": lambda settings: ExtractiveAnswerer(),
+    "extractive": _extractive,
     "llm": _llm,
 }
 ANSWERER_NAMES = tuple(ANSWERERS)

@@ -16,8 +16,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..retriever import Hit
+if TYPE_CHECKING:  # annotations only: the CLI lists answerer names without loading retrieval
+    from ..retriever import Hit
 
 
 @dataclass
