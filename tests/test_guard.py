@@ -1,8 +1,8 @@
 """The citation guard, against scripted model outputs (a fake chat model injected into LLMAnswerer):
 no markers, out-of-range markers, unsupported sentences, swapped subjects, flipped negations, a prompt
-injection inside a source, an empty answer; and its calibration on the labelled pairs in
-tests/data/guard_pairs.jsonl, measured on the held-out third. The embedding model is the real
-(packaged) one; no LLM is involved."""
+injection inside a source, an empty answer; and its calibration on labelled pairs: tuned on
+tests/data/guard_pairs.jsonl, measured on tests/data/guard_pairs_heldout.jsonl (made and committed before
+the guard was run on it). The embedding model is the real (packaged) one; no LLM is involved."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from assistant.answerers.llm import FALLBACK_LEAD, LLMAnswerer, build_messages
 from assistant.chain import cite
 from assistant.retriever import Hit
 
-PAIRS = Path(__file__).parent / "data" / "guard_pairs.jsonl"
-PRECISION_FLOOR = 0.7
+PAIRS = Path(__file__).parent / "data" / "guard_pairs.jsonl"  # rounds 1-2: what the guard is tuned on
+HELD_OUT = Path(__file__).parent / "data" / "guard_pairs_heldout.jsonl"  # round 3: never tuned on
+# Measured once on HELD_OUT (see the calibration note in guard.py), less a margin for noise across machines:
+HELD_OUT_PRECISION, HELD_OUT_RECALL = 0.70 - 0.05, 0.71 - 0.05
+TUNED_PRECISION, TUNED_RECALL = 0.97 - 0.03, 0.74 - 0.04
 SPLIT_SEED = 20261126  # how round 1's held-out third was drawn (see the calibration note in guard.py)
 
 Q19 = (
@@ -306,8 +309,18 @@ def test_only_sources_the_model_saw_can_be_cited():
 # --- calibration on the labelled pairs (held-out third) ----------------------------------------------
 
 
-def labelled_pairs() -> list[dict]:
-    return [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
+def labelled_pairs(path: Path = PAIRS) -> list[dict]:
+    """The pairs of a labelled file; lines starting with "#" are its header."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def precision_recall(pairs: list[dict]) -> tuple[float, float]:
+    """Of the sentences the guard keeps, the share labelled supported; of those labelled supported,
+    the share it keeps."""
+    kept = [p for p in pairs if support_matrix([p["claim"]], [p["source"]])[0][0].passes]
+    right = sum(p["supported"] for p in kept)
+    return right / len(kept), right / sum(p["supported"] for p in pairs)
 
 
 def test_the_first_round_s_held_out_third_is_the_one_the_seed_draws():
@@ -319,14 +332,22 @@ def test_the_first_round_s_held_out_third_is_the_one_the_seed_draws():
         assert {p["id"] for p in first if p["origin"] == origin and p["round1_split"] == "held_out"} == held
 
 
+def test_the_held_out_pairs_are_new_material():
+    """Round 3 is balanced, and its hand-written pairs quote sources no tuning pair uses."""
+    tuned, held = labelled_pairs(), labelled_pairs(HELD_OUT)
+    assert len(held) >= 120 and 0.4 <= sum(p["supported"] for p in held) / len(held) <= 0.6
+    assert not {p["source_id"] for p in held if p["origin"] == "hand"} & {p["source_id"] for p in tuned}
+    assert not {(p["claim"], p["source_id"]) for p in held} & {(p["claim"], p["source_id"]) for p in tuned}
+
+
 def test_guard_precision_on_held_out_pairs():
-    """The second round's pairs were labelled after the guard's last change and never tuned on."""
-    held = [p for p in labelled_pairs() if p["split"] == "held_out"]
-    assert len(held) >= 50 and {p["supported"] for p in held} == {True, False}
-    kept = [p for p in held if support_matrix([p["claim"]], [p["source"]])[0][0].passes]
-    precision = sum(p["supported"] for p in kept) / len(kept)
-    recall = len([p for p in kept if p["supported"]]) / sum(p["supported"] for p in held)
-    # The issue asks for 0.9; the guard does not reach it on these pairs (see the calibration note in
-    # guard.py): this floor guards what it does reach against regressions.
-    assert precision >= PRECISION_FLOOR, (precision, recall)
-    assert recall >= 0.5, (precision, recall)  # a guard that keeps nothing would be precise and useless
+    precision, recall = precision_recall(labelled_pairs(HELD_OUT))
+    # The issue asks for 0.9 on held-out pairs; the guard does not reach it (see the calibration note in
+    # guard.py): these floors keep what it does reach from regressing.
+    assert precision >= HELD_OUT_PRECISION, (precision, recall)
+    assert recall >= HELD_OUT_RECALL, (precision, recall)  # a guard that keeps nothing is precise and useless
+
+
+def test_guard_operating_point_on_the_pairs_it_was_tuned_on():
+    precision, recall = precision_recall(labelled_pairs())
+    assert precision >= TUNED_PRECISION and recall >= TUNED_RECALL, (precision, recall)

@@ -34,38 +34,41 @@ from ..text import finished_sentences, split_sentences, tokenize
 from .vectors import Embed, unit
 from .vectors import embed as default_embed
 
-# Calibration (2026-11-26): tests/data/guard_pairs.jsonl, (sentence, source) pairs labelled by reading the
-# source: "supported" when the source states what the sentence says. The 251 pairs of the first guard were
-# not kept, so the set was built again:
-#   round 1 (152): 92 hand-written against 29 quotes -- 41 paraphrases, 51 near misses (subject swaps,
-#     negation flips, opposites, wrong numbers) -- and the 12 sentences the local model wrote for 11 tune
-#     questions of eval/questions.yaml, each against the 5 sources it was shown (60 pairs, 8 supported).
-#     Held-out third drawn per origin with random.Random(20261126) (field round1_split); tuned on the
-#     other two thirds (flip, opposite and role checks, thresholds), then measured once on the third:
-#     precision 0.75, recall 0.35 (old guard: 0.54 / 0.82). Too few kept; the third was then spent: the
-#     checks were loosened on all 152 (lone "as" is not a comparison; pair units for negation).
-#   round 2 (125, labelled after the last change, never tuned on; split "held_out"): 60 hand-written
-#     against 31 other quotes (31 supported) and 13 sentences the local model wrote for 7 further tune
-#     questions (65 pairs, 8 supported).
-#                       precision  recall   (kept sentences)   old guard (046d823): precision  recall
-#   round 1, all 152       0.91     0.59                                              0.55     0.82
-#   round 2 held-out       0.73     0.69    27 of 37 right                            0.67     0.87
-#     hand-written         0.74     0.74                                              0.66     0.94
-#     model sentences      0.67     0.50     4 of 6 right                             0.71     0.62
-# The issue's 0.9 is not reached on held-out pairs: what passes wrongly are swaps the rules cannot see
-# ("100 million now and 10 million in 2028" for the reverse, "trade memory bandwidth for FLOPS"), opposites
-# outside the list ("different" for "same") and a model's conflations of two true statements. Thresholds
-# (0.50-0.65 / 0.5-0.7 / 0.68-0.80) changed nothing on round 1 once the checks ran: kept as they were.
+# Calibration (2026-11-26). Labelled (sentence, source) pairs, "supported" when the source states what the
+# sentence says (read by hand): tests/data/guard_pairs.jsonl holds rounds 1-2 (277 pairs: 152 hand-written
+# paraphrases and near misses against 60 quotes, 125 sentences of the local model against the sources it was
+# shown), both looked at by earlier passes and so the tuning data now; tests/data/guard_pairs_heldout.jsonl
+# holds round 3 (134 pairs: 97 hand-written against 32 quotes no earlier pair uses, 37 from model sentences
+# never labelled before), made and committed before this guard was run on it.
+#   Checks added on rounds 1-2: negations paired off by the words they negate (not counted per clause);
+#   numbers as words ("fifty", "billion") and their order; what is compared with ("than X") must stay what is
+#   compared with; a shuffle of the shared words (ORDER_MAX); a subject said first by the statement is fine
+#   unless it is only an object there ("norms of humans"); a pronoun subject only when the statement before
+#   names no one else; 3+ content words; more opposites; "system prompt" is no injection by itself.
+#                             precision  recall   kept   old guard (9444fbd): precision  recall
+#   rounds 1-2 (tuned on)        0.97     0.74   65/67                          0.81     0.64
+#   round 3, held out            0.70     0.71   44/63                          0.65     0.71
+#     hand-written               0.69     0.76   34/49                          0.63     0.78
+#     model sentences            0.71     0.59   10/14                          0.75     0.53
+# Without the order check 0.93 / 0.74 on rounds 1-2, without the comparison check 0.96 / 0.76, without any
+# role check 0.77 / 0.84. The issue's 0.9 on held-out pairs is not reached: what still passes is a one-word
+# substitution the source never uses ("blue-collar" for "white-collar", "barely" for "dramatically", "a
+# single circuit" for "multiple circuits"), a swap of two things the source names ("the 105-year-old teaches
+# the five-year-old"), and a model's sentence that mixes two statements of the source.
 COSINE_MIN = 0.60
 OVERLAP_MIN = 0.60
 COSINE_STRONG = 0.72
+OVERLAP_FLOOR = 0.5  # even a strong cosine needs this share of the sentence's words in the source
+MIN_WORDS = 3  # content words a sentence needs to be checkable at all ("Future House." is an answer, not a claim)
+ORDER_MAX = 0.55  # share of discordant word pairs (4+ shared words) above which words changed places
 # Which checks run (the calibration measures each one's effect).
-CHECK_FLIPS = True  # a "not" in the source's statement but not in the sentence is a flip too
 CHECK_ROLES = True  # the sentence's subject must not be what the source only compares with
-FLIP_SHARE = 0.7  # a negated clause of the source this much inside a claim without a negation: a flip
-ROLE_BEFORE_OK = False
-ROLE_NAMED = True
-ROLE_SLACK = 1  # words the statement may put between a subject's phrase and what the claim says of it
+CHECK_ORDER = True
+CHECK_COMPARE = True
+ROLE_SLACK = 1  # words the statement may put between a subject's phrase and what the claim says of it,
+ROLE_SLACK_FAR = 3  # or this many when no clause boundary is among them ("thumbs up can be a pretty terrible")
+RELEVANT = 1  # anchor words the claim must repeat for a "not" of the statement to be about it
+ANCHOR = 3  # content words after a negation that say what it negates
 
 _MARKER_GROUP = r"\[\s*(?:sources?\s*)?\d+(?:\s*(?:,|;|and|&)\s*(?:sources?\s*)?\d+)*\s*\]"
 _MARKERS = re.compile(_MARKER_GROUP, re.I)
@@ -80,15 +83,21 @@ _LEAD_IN = re.compile(
 )
 _POINTER = re.compile(r"(?:\s*\b(?:in|from|see|by|and|or|the|source|sources|quote|quotes)\b)*\s*" + _MARKER_GROUP, re.I)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# "lack", "unable", "fail" negate as surely as "not" ("models lack evidence" = "we don't have evidence")
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|none|nothing|neither|nor|cannot|without|lacks?|lacking|unable|fails?|no longer)\b|n't\b",
-    re.I,
+# "lack", "unable" negate as surely as "not" ("models lack evidence" = "we don't have evidence"); "fail" is
+# a verb of its own ("you fail" is no negation of anything)
+_NEGATOR = frozenset("not no never none nothing nobody neither nor cannot without lack lacks lacking unable".split())
+_NEGATION = re.compile(r"\b(?:" + "|".join(sorted(_NEGATOR)) + r")\b|n't\b", re.I)
+# Numbers written as words: "fifty years" is not "five years", "billion" is not "trillion" ("one" is left
+# out: "one of my friends", "the one that" are no numbers).
+_NUMBER_WORDS = frozenset(
+    "two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred hundreds thousand thousands million millions billion billions trillion trillions dozen "
+    "dozens half twice double triple".split()
 )
 _VERDICT = re.compile(r"^\s*(?:yes|no)\b", re.I)
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.!?]{0,60}\b(instructions?|prompts?|rules|everything)\b"
-    r"|\b(system prompt|you are now|new instructions|as an ai( language)? model)\b"
+    r"|\b(system prompt\s*:|you are now|new instructions|as an ai( language)? model)"
     r"|^\W*(say|reply|respond|answer|output|print|write|repeat)\b[^.!?]{0,40}(\bwith\b|:|\"|“)",
     re.I,
 )
@@ -133,8 +142,21 @@ _OPPOSITES = [
     ("fast", "slow"), ("before", "after"), ("first", "last"), ("built", "grown"),
     ("remain", "disappear"), ("true", "false"), ("good", "bad"), ("good", "terrible"), ("win", "lose"),
     ("cheap", "expensive"), ("early", "late"), ("simple", "complex"), ("valuable", "worthless"),
+    ("same", "different"), ("same", "more"), ("same", "fewer"), ("same", "less"), ("right", "wrong"),
+    ("correct", "wrong"), ("start", "stop"), ("begin", "end"), ("gain", "lose"), ("rise", "fall"),
+    ("remember", "forget"), ("love", "hate"), ("accept", "refuse"), ("allow", "forbid"), ("include", "exclude"),
+    ("open", "closed"), ("public", "private"), ("public", "secret"), ("positive", "negative"), ("old", "new"),
+    ("long", "short"), ("deep", "shallow"), ("narrow", "broad"), ("narrow", "general"), ("specific", "general"),
+    ("rare", "common"), ("smart", "dumb"), ("clean", "noisy"), ("safe", "dangerous"), ("grow", "shrink"),
+    ("above", "below"), ("internal", "external"), ("every", "no"),
+    ("all", "none"), ("everything", "nothing"), ("everyone", "nobody"), ("pass", "fail"), ("major", "minor"),
 ]  # fmt: skip
 _NEGATING_PREFIX = ("un", "in", "im", "mis", "dis", "non", "ir", "il")
+# words that only look like a prefixed opposite ("unlike" is no "not like", "discover" no "not cover")
+_NOT_PREFIXED = frozenset(
+    "unlike unless until inside instead income insight display discover discount impact impart inform invest "
+    "involve intend install increase import impress interest".split()
+)
 
 
 @dataclass
@@ -153,8 +175,9 @@ class Support:
     overlap: float  # share of the sentence's content words found in the source
     numbers_ok: bool = True  # every number in the sentence occurs in the source
     polarity_ok: bool = True  # a "not" on one side only is a flip (embeddings barely see "not")
-    roles_ok: bool = True  # the sentence's subject is not what the source only compares with
+    roles_ok: bool = True  # who does what, and what is compared with what, as in the source
     verdict: bool = False  # the sentence opens with "Yes"/"No": a verdict on the question needs the strong bar
+    words: int = MIN_WORDS  # the sentence's content words
 
     @property
     def passes(self) -> bool:
@@ -162,6 +185,8 @@ class Support:
             return False
         if self.verdict:
             return self.cosine >= COSINE_STRONG
+        if self.words < MIN_WORDS or self.overlap < OVERLAP_FLOOR:
+            return False
         return (self.cosine >= COSINE_MIN and self.overlap >= OVERLAP_MIN) or self.cosine >= COSINE_STRONG
 
     @property
@@ -188,11 +213,33 @@ def parse_claims(text: str) -> list[Claim]:
     return claims
 
 
-def _numbers(text: str) -> set[str]:
-    """The numbers of ``text``; "2027, 28" also gives 2028 (speech shortens the second year)."""
+def _number_list(text: str) -> list[str]:
+    """The numbers of ``text`` in order; "2027, 28" also gives 2028 (speech shortens the second year)."""
     found = [n.replace(",", "") for n in _NUMBER.findall(text)]
-    years = {f"{a[:2]}{b}" for a, b in zip(found, found[1:]) if len(a) == 4 and a[:2] in ("19", "20") and len(b) == 2}
-    return set(found) | years
+    years = [f"{a[:2]}{b}" for a, b in zip(found, found[1:]) if len(a) == 4 and a[:2] in ("19", "20") and len(b) == 2]
+    return found + years
+
+
+def _numbers(text: str) -> set[str]:
+    """Every number of ``text``, digits and number words."""
+    return set(_number_list(text)) | (set(_WORD.findall(text.lower())) & _NUMBER_WORDS)
+
+
+def numbers_ok(claim: str, source: str) -> bool:
+    """Every number of the claim is in the source, and numbers both have come in the same order
+    ("100 million now and 10 million in 2028" is not "10 million now, 100 million in 2028").
+
+    >>> numbers_ok("300 trillion synapses.", "30 to 300 trillion"), numbers_ok("300 billion.", "30 to 300 trillion")
+    (True, False)
+    >>> numbers_ok("100 million now, 10 million in 2028.", "10 million now, 100 million in 2028.")
+    False
+    """
+    if not _numbers(claim) <= _numbers(source):
+        return False
+    stated = _number_list(source)
+    said = [n for n in dict.fromkeys(_number_list(claim)) if n in stated]
+    places = [stated.index(n) for n in said]
+    return places == sorted(places)
 
 
 def evidence(source: str) -> list[str]:
@@ -231,9 +278,10 @@ def _words(text: str) -> list[str]:
     return [_canon(w) for w in _WORD.findall(text.lower().replace("’", "'").replace("-", " "))]
 
 
-def opposite_ok(claim: str, statement: str) -> bool:
+def opposite_ok(claim: str, statement: str, source: str = "") -> bool:
     """False when the claim uses the opposite of what the statement says: an opposite word alone
-    ("least" where it has "most", "aligned" where it has "misaligned"), or a pair in reverse order.
+    ("least" where it has "most", "aligned" where it has "misaligned") that the whole ``source`` never
+    uses, or a pair in reverse order.
 
     >>> opposite_ok("Models are over-parameterized.", "Models are always under-parameterized.")
     False
@@ -246,13 +294,16 @@ def opposite_ok(claim: str, statement: str) -> bool:
     """
     said, stated = _words(claim), _words(statement)
     said_set, stated_set = set(said), set(stated)
-    for w in said_set - stated_set:
-        if _OPPOSITE.get(w, set()) & stated_set:
+    source_set = set(_words(source)) | stated_set
+    source_stems = set(tokenize(source or statement))
+    for w in said_set - source_set:
+        if _OPPOSITE.get(w, set()) & source_set and not (set(tokenize(w)) & source_stems):
             return False
     raw_said = set(_WORD.findall(claim.lower().replace("-", " ")))
     raw_stated = set(_WORD.findall(statement.lower().replace("-", " ")))
+    raw_said -= set(_WORD.findall(source.lower().replace("-", " ")))  # words the source uses are its own
     for w in raw_said ^ raw_stated:
-        if len(w) < 5:
+        if len(w) < 5 or w in _NOT_PREFIXED:
             continue
         for prefix in _NEGATING_PREFIX:
             if w.startswith(prefix) and len(w) - len(prefix) >= 4:
@@ -291,12 +342,21 @@ def subject(sentence: str) -> str | None:
 
 
 def _compared_at(words: list[str], i: int) -> bool:
-    """Is ``words[i]`` what something is compared with: "better *than* X", "*unlike* X", "*as* fast
-    *as* X" (a lone "as" is a conjunction: "as humans are bad judges")?"""
-    before = words[max(0, i - 3) : i]
-    if _COMPARED & set(before):
-        return True
-    return "as" in before and "as" in words[max(0, i - 6) : i - before[::-1].index("as") - 1]
+    """Is ``words[i]`` what something is compared with: "better *than* X", "than it is to *produce*",
+    "*unlike* X", "*as* fast *as* X", "the same amount *as* X" (a lone "as" is a conjunction: "as
+    humans are bad judges")? Looks back over stop words and at most two other content words."""
+    content = 0
+    for j in range(i - 1, max(-1, i - 9), -1):
+        w = words[j]
+        if w in _COMPARED:
+            return True
+        if w == "as":
+            return bool({"as", "same", "such"} & set(words[max(0, j - 6) : j]))
+        if tokenize(w):
+            content += 1
+            if content > 2:
+                return False
+    return False
 
 
 def only_compared(stem: str, text: str) -> bool:
@@ -316,6 +376,61 @@ def only_compared(stem: str, text: str) -> bool:
             if not _compared_at(words, i):
                 return False
     return seen
+
+
+_PREPOSITION = frozenset("of for to from with by at on in into about like among between toward towards".split())
+_DETERMINER = frozenset("the a an these those this that their its our his her my your some any all".split())
+
+
+def only_object(stem: str, text: str, follow: str | None = None) -> bool:
+    """True when ``stem`` occurs in ``text`` and every time after a preposition or as a modifier of a
+    word other than ``follow`` (the word after it in the claim): what something is done to or said
+    of ("the social norms *of humans*", "expert, *human* reliability"), not who does it.
+
+    >>> only_object("human", "Brains without the social norms of humans."), only_object("human", "Humans are slow.")
+    (True, False)
+    >>> only_object("human", "Give us expert, human reliability."), only_object("human", "The human brain", "brain")
+    (True, False)
+    """
+    words = _WORD.findall(text.lower().replace("’", "'").replace("-", " "))
+    seen = False
+    for i, w in enumerate(words):
+        if tokenize(w) != [stem]:
+            continue
+        seen = True
+        j = i - 1
+        while j >= 0 and words[j] in _DETERMINER:
+            j -= 1
+        after = tokenize(words[i + 1]) if i + 1 < len(words) else []
+        modifier = bool(after) and after[0] != follow
+        if not ((j >= 0 and words[j] in _PREPOSITION) or modifier):
+            return False
+    return seen
+
+
+def _follower(claim: str, stem: str) -> str | None:
+    """The stem of the word right after ``stem`` in the claim, None for a stop word or none."""
+    words = _WORD.findall(_main_clause(claim).lower().replace("’", "'").replace("-", " "))
+    for i, w in enumerate(words[:-1]):
+        if tokenize(w) == [stem]:
+            after = tokenize(words[i + 1])
+            return after[0] if after else None
+    return None
+
+
+_BOUNDARY = frozenset("that which who whom whose whether because if when where so but and then while whereas".split())
+_PIECE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[,;:.!?]")
+
+
+def _boundary_between(statement: str, a: int, b: int) -> bool:
+    """Is there a clause boundary (punctuation, "that", "because", ...) between the statement's
+    content words number ``a`` and ``b``? "Researchers discover *that* AIs love": what follows is said
+    of the AIs."""
+    pieces = _PIECE.findall(_based(statement).replace("-", " "))
+    at = [i for i, p in enumerate(pieces) for _ in tokenize(p)]  # content word number -> piece
+    if b >= len(at):
+        return True
+    return any(p in _BOUNDARY or not p[0].isalnum() for p in pieces[at[a] + 1 : at[b]])
 
 
 def roles_ok(claim: str, statement: str, source: str) -> bool:
@@ -338,7 +453,14 @@ def roles_ok(claim: str, statement: str, source: str) -> bool:
         if stem in tokenize(source):
             return not only_compared(stem, source)
         # a subject the source never names: only a pronoun of the statement can stand for it
-        return not ROLE_NAMED or bool(_PERSONAL & set(_WORD.findall(statement.lower().replace("’", "'"))))
+        if not _PERSONAL & set(_WORD.findall(statement.lower().replace("’", "'"))):
+            return False
+        # ... and only when the statement before does not name who that is ("humans don't get better by
+        # prompting. They get better by updating the weights" is not about models)
+        statements = split_sentences(source)
+        at = statements.index(statement) if statement in statements else 0
+        before = subject(_based(statements[at - 1])) if at > 0 else None
+        return before is None or before == stem
     if only_compared(stem, statement):
         return False
     said = tokenize(_main_clause(_based(claim)))
@@ -349,9 +471,12 @@ def roles_ok(claim: str, statement: str, source: str) -> bool:
         k, at = k + 1, at + 1
     for nxt in said[k + 1 :]:
         if nxt in stated[at + 1 :]:
-            return stated.index(nxt, at + 1) - at - 1 <= ROLE_SLACK
+            gap = stated.index(nxt, at + 1) - at - 1
+            return gap <= ROLE_SLACK or (gap <= ROLE_SLACK_FAR and not _boundary_between(statement, at, at + gap + 1))
         if nxt in stated:
-            return ROLE_BEFORE_OK  # the statement says it first: "we estimate that the human brain has"
+            # the statement says it first ("we estimate that the human brain has"): fine unless the subject
+            # is what it is said of there ("the social norms of humans")
+            return not only_object(stem, statement, _follower(claim, stem))
     return True
 
 
@@ -372,27 +497,126 @@ def _texts_of_units(statements: list[str]) -> list[str]:
     return statements + pairs + ([" ".join(statements)] if len(statements) > 2 else [])
 
 
-def _clauses(text: str) -> list[str]:
-    return [c for c in re.split(r"[,;:.!?]|\b(?:but|and|whereas|while)\b", text) if c.strip()]
+def _same(a: str, b: str) -> bool:
+    """Two stems of one word ("fail" / "failur", "verifi" / "verifiabl")."""
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
 
 
-def polarity_ok(claim: str, unit: str) -> bool:
-    """Same sense as the source's statement(s) ``unit``: a negated claim needs a negation there; a
-    claim without one must not repeat a negated clause of the source without its "not" ("RL has
-    finally worked" from "RL has not finally worked"); and no opposite word (``opposite_ok``).
-    Embeddings barely see either."""
-    negated = bool(_NEGATION.search(claim))
-    if negated and not _NEGATION.search(unit):
+def _has(stems: Sequence[str], stem: str) -> bool:
+    return any(_same(stem, s) for s in stems)
+
+
+def _negator(word: str) -> bool:
+    return word in _NEGATOR or word.endswith("n't")
+
+
+def _negations(text: str) -> list[list[str]]:
+    """For each negation of ``text``, the content words it negates: the next ``ANCHOR`` of its
+    sentence (or, at a sentence's end, the ones before it: "most people would have said no")."""
+    out = []
+    for sentence in re.split(r"(?<=[.!?;])\s+", text.lower().replace("’", "'")):
+        words = _WORD.findall(sentence)
+        for i, w in enumerate(words):
+            if _negator(w):
+                after = [t for x in words[i + 1 :] if not _negator(x) for t in tokenize(x)][:ANCHOR]
+                before = [t for x in words[:i] if not _negator(x) for t in tokenize(x)]
+                out.append(after if len(after) >= 2 else (before[-(ANCHOR - len(after)) :] + after))
+    return out
+
+
+def negations_ok(claim: str, source: str, single: str) -> bool:
+    """Does the claim negate what the source negates, no more and no less? Each negation of the claim
+    must pair off with one of the source's about the same words ("has *no* awareness of when it doesn't
+    know" has one "not" too many for "has an awareness of when it doesn't know"), and a negation of the
+    closest ``single`` statement about words the claim repeats must pair off with one of the claim's
+    ("you get feedback every day" from "you don't get feedback for a week"). Embeddings barely see a
+    "not".
+
+    >>> negations_ok("Long-running agentic performance has not been demonstrated yet.", "", "We haven't yet "
+    ...              "demonstrated long-running, agentic performance.")
+    True
+    >>> negations_ok("In a job you get feedback every day.", "", "In a job, you don't get feedback for a week.")
+    False
+    >>> negations_ok("It has no awareness of when it doesn't know.", "", "It has an awareness of when it doesn't.")
+    False
+    """
+    within = _negations(single)  # the closest statement's "not"s come first: they are the ones that matter most
+    stated = within + [a for a in _negations(source) if a not in within]
+    free = list(range(len(stated)))
+    for anchor in _negations(claim):
+        match = max(free, key=lambda k: (sum(_has(stated[k], w) for w in anchor), k < len(within)), default=None)
+        if match is None or not any(_has(stated[match], w) for w in anchor):
+            return False  # a "not" the source does not have
+        free.remove(match)
+    words = tokenize(claim)
+    for k in free:
+        if k >= len(within):
+            continue  # a "not" elsewhere in the source: not about what the claim says
+        anchor = stated[k]
+        if anchor and sum(_has(words, w) for w in anchor) >= min(RELEVANT, len(anchor)):
+            return False  # the statement's "not" about these words was dropped
+    return True
+
+
+_COMPARING = re.compile(r"\b(?:than|unlike|versus|vs|compared|rather|instead|as)\b", re.I)
+
+
+def _compared(text: str) -> set[str]:
+    """Stems that ``text`` compares something with ("better than *everything else*")."""
+    words = _WORD.findall(text.lower().replace("’", "'").replace("-", " "))
+    return {t for i, w in enumerate(words) if _compared_at(words, i) for t in tokenize(w)}
+
+
+def comparison_ok(claim: str, statement: str) -> bool:
+    """The claim compares with what the statement compares with, not with the thing compared
+    ("everything else is getting better faster than *software engineering*" from "so much better at
+    software engineering than everything else").
+
+    >>> comparison_ok("Current models are smaller than the human brain.", "We're still smaller than the human brain.")
+    True
+    >>> comparison_ok("The human brain is smaller than current models.", "We're still smaller than the human brain.")
+    False
+    """
+    said, stated = _compared(claim), _compared(statement)
+    words = tokenize(statement)
+    known = [w for w in said if _has(words, w)]
+    if known and not any(_has(stated, w) for w in known):
         return False
-    if not CHECK_FLIPS:
-        return True
-    if not negated:
-        said = set(tokenize(claim))
-        for clause in _clauses(unit):
-            words = set(tokenize(clause))
-            if _NEGATION.search(clause) and len(words) >= 2 and len(words & said) >= FLIP_SHARE * len(words):
-                return False
-    return opposite_ok(claim, unit)
+    claim_words = tokenize(claim)
+    return not (said and any(_has(claim_words, w) and not _has(said, w) for w in stated))
+
+
+def order_ok(claim: str, statement: str) -> bool:
+    """The words the claim shares with the statement come mostly in the statement's order: a claim
+    whose shared words are shuffled (more than ``ORDER_MAX`` of their pairs reversed) has swapped who
+    does what ("junior engineers will do a day of an agent's work").
+
+    >>> order_ok("They trade FLOPS for memory bandwidth.", "They trade FLOPS for memory bandwidth, basically.")
+    True
+    >>> order_ok("Memory bandwidth for FLOPS they trade.", "They trade FLOPS for memory bandwidth, basically.")
+    False
+    """
+    stated = tokenize(statement)
+    first = {}
+    for i, w in enumerate(stated):
+        first.setdefault(w, i)
+    places = [first[w] for w in dict.fromkeys(tokenize(claim)) if w in first]
+    pairs = [(a, b) for i, a in enumerate(places) for b in places[i + 1 :]]
+    return len(places) < 4 or sum(a > b for a, b in pairs) <= ORDER_MAX * len(pairs)
+
+
+def _roles_ok(claim: str, statement: str, source: str) -> bool:
+    return (
+        roles_ok(claim, statement, source)
+        and (not CHECK_COMPARE or comparison_ok(claim, statement))
+        and (not CHECK_ORDER or order_ok(claim, statement))
+    )
+
+
+def polarity_ok(claim: str, unit: str, source: str = "", single: str | None = None) -> bool:
+    """Same sense as the source's statement(s) ``unit`` (``single``: the closest one statement): the
+    same negations (``negations_ok``) and no opposite word (``opposite_ok``)."""
+    return negations_ok(claim, source or unit, single or unit) and opposite_ok(claim, unit, source or unit)
 
 
 def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed | None = None) -> list[list[Support]]:
@@ -407,16 +631,16 @@ def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed |
     for us in statements:
         units.append((_unit_vectors(vectors[start : start + len(us)]), _texts_of_units(us)) if us else None)
         start += len(us)
-    source_words = [set(tokenize(" ".join(us))) for us in statements]
-    source_numbers = [_numbers(" ".join(us)) for us in statements]
+    texts = [" ".join(us) for us in statements]
+    source_words = [set(tokenize(t)) for t in texts]
     out = []
     for i, claim in enumerate(claims):
-        words, numbers = set(tokenize(claim)), _numbers(claim)
+        words = set(tokenize(claim))
         verdict = bool(_VERDICT.match(claim))
         row = []
         for j, unit_ in enumerate(units):
             if unit_ is None:  # nothing in the source can support anything
-                row.append(Support(0.0, 0.0, verdict=verdict))
+                row.append(Support(0.0, 0.0, verdict=verdict, words=len(words)))
                 continue
             sims = unit_[0] @ claim_vecs[i]
             best = int(sims.argmax())
@@ -425,10 +649,11 @@ def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed |
                 Support(
                     cosine=float(sims[best]),
                     overlap=len(words & source_words[j]) / len(words) if words else 0.0,
-                    numbers_ok=numbers <= source_numbers[j],
-                    polarity_ok=polarity_ok(claim, unit_[1][best]),
-                    roles_ok=not CHECK_ROLES or roles_ok(claim, single, " ".join(statements[j])),
+                    numbers_ok=numbers_ok(claim, texts[j]),
+                    polarity_ok=polarity_ok(claim, unit_[1][best], texts[j], single),
+                    roles_ok=not CHECK_ROLES or _roles_ok(claim, single, texts[j]),
                     verdict=verdict,
+                    words=len(words),
                 )
             )
         out.append(row)
