@@ -191,7 +191,8 @@ class EpisodeAssistant:
 
     def standalone(self, question: str, history: Sequence[Mapping] | None, answerer: Answerer) -> str:
         if history and followup.is_followup(question, history):
-            return answerer.rewrite(question, history) or followup.rewrite(question, history)
+            written = answerer.rewrite(question, history)  # a model's rewrite; searched beside the typed words too
+            return followup.Standalone(written, question) if written else followup.rewrite(question, history)
         return followup.rewrite(question, history)
 
     def retrieve(self, standalone: str, query: Query) -> tuple[SearchResult, SearchFilter]:
@@ -237,7 +238,8 @@ class EpisodeAssistant:
         result, flt = self.retrieve(standalone, query)
         s = self.settings
         lex = refusal.lexicon(self.retriever, flt.episode) if s.refusal_not_stated else None
-        decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources)
+        passages = refusal.Passages(self.retriever.bm25_index(), flt, lex) if lex is not None else None
+        decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources, passages)
         return Prepared(query, question, impl, standalone, result, flt, decision)
 
     def _finish(self, prepared: Prepared, text: str, citer: Citer, notes: Sequence[str]) -> Answer:

@@ -136,6 +136,7 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = default("dense_weight")
     bm25_weight: float = default("bm25_weight")
     rrf_k: int = default("rrf_k")
+    followup_weight: float = default("followup_weight")  # the typed follow-up's share (see search)
     candidates: int = 40
     filter: SearchFilter = SearchFilter()
     collapse_duplicates: bool = True
@@ -149,7 +150,11 @@ class HybridRetriever(BaseRetriever):
     @classmethod
     def from_settings(cls, store: EpisodeStore, settings, **kwargs) -> HybridRetriever:
         params = dict(
-            k=settings.top_k, dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight, rrf_k=settings.rrf_k
+            k=settings.top_k,
+            dense_weight=settings.dense_weight,
+            bm25_weight=settings.bm25_weight,
+            rrf_k=settings.rrf_k,
+            followup_weight=settings.followup_weight,
         )
         params.update(kwargs)
         return cls(store=store, **params)
@@ -172,25 +177,41 @@ class HybridRetriever(BaseRetriever):
         return self.store.query(self.store.embeddings.embed_query(query), n, flt)
 
     def search(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> SearchResult:
+        """The ``k`` best hits for ``query``. A follow-up's standalone question (``followup.Standalone``)
+        also carries the follow-up as typed: in hybrid mode both are searched and fused, the typed one at
+        ``followup_weight`` of each weight, so the follow-up's own words ("deepseek", "bottleneck") are
+        not drowned by the earlier question's. Scores and the refusal signal stay the standalone's."""
         k = k or self.k
         flt = flt or self.filter
         n = max(self.candidates, k * 4)
         hits: dict[str, Hit] = {}
         top_dense = top_bm25 = 0.0
+        typed = getattr(query, "typed", None)
+        queries = [(str(query), 1.0)]
+        if self.mode == "hybrid" and typed and typed.strip() != str(query).strip() and self.followup_weight > 0:
+            queries.append((typed, self.followup_weight))
         if self.mode in ("hybrid", "dense"):
-            for rank, c in enumerate(self._dense(query, n, flt)):
-                hit = hits.setdefault(c.id, Hit(c.id, c.text, c.metadata))
-                hit.dense_score = c.similarity
-                hit.score += self.dense_weight / (self.rrf_k + rank + 1) if self.mode == "hybrid" else c.similarity
-                top_dense = max(top_dense, c.similarity)
+            for q, (text, share) in enumerate(queries):
+                for rank, c in enumerate(self._dense(text, n, flt)):
+                    hit = hits.setdefault(c.id, Hit(c.id, c.text, c.metadata))
+                    if hit.dense_score is None:  # the standalone's similarity first
+                        hit.dense_score = c.similarity
+                    weight = self.dense_weight * share
+                    hit.score += weight / (self.rrf_k + rank + 1) if self.mode == "hybrid" else c.similarity
+                    if q == 0:
+                        top_dense = max(top_dense, c.similarity)
         if self.mode in ("hybrid", "bm25"):
             index = self.bm25_index()
-            for rank, (i, score) in enumerate(index.search(query, n, flt)):
-                cid = index.ids[i]
-                hit = hits.setdefault(cid, Hit(cid, index.texts[i], index.metadatas[i]))
-                hit.bm25_score = score
-                hit.score += self.bm25_weight / (self.rrf_k + rank + 1) if self.mode == "hybrid" else score
-                top_bm25 = max(top_bm25, score)
+            for q, (text, share) in enumerate(queries):
+                for rank, (i, score) in enumerate(index.search(text, n, flt)):
+                    cid = index.ids[i]
+                    hit = hits.setdefault(cid, Hit(cid, index.texts[i], index.metadatas[i]))
+                    if hit.bm25_score is None:
+                        hit.bm25_score = score
+                    weight = self.bm25_weight * share
+                    hit.score += weight / (self.rrf_k + rank + 1) if self.mode == "hybrid" else score
+                    if q == 0:
+                        top_bm25 = max(top_bm25, score)
         ranked = sorted(hits.values(), key=lambda h: (-h.score, h.id))
         if self.collapse_duplicates:
             ranked = collapse_duplicates(ranked)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from assistant import refusal
 from assistant.answerers import ExtractiveAnswerer
 from assistant.chain import EpisodeAssistant, cite
 from assistant.errors import QuestionError
@@ -62,9 +63,12 @@ def test_off_topic_questions_are_refused(bot, question):
 def test_refusal_threshold_both_sides(indexed_settings):
     question = "sample efficiency?"
     signal = EpisodeAssistant(indexed_settings).retriever.search(question).top_dense
-    below = EpisodeAssistant(indexed_settings.model_copy(update={"refusal_threshold": signal + 0.01}))
+    margin = refusal.RESCUE_MARGIN  # just under the threshold, its words standing together in a chunk keep it
+    below = EpisodeAssistant(indexed_settings.model_copy(update={"refusal_threshold": signal + margin + 0.01}))
+    near = EpisodeAssistant(indexed_settings.model_copy(update={"refusal_threshold": signal + margin - 0.01}))
     above = EpisodeAssistant(indexed_settings.model_copy(update={"refusal_threshold": signal - 0.01}))
     assert below.ask(question, answerer="extractive").refused
+    assert not near.ask(question, answerer="extractive").refused
     assert not above.ask(question, answerer="extractive").refused
 
 

@@ -4,13 +4,14 @@ LLM rewrite alike."""
 
 from __future__ import annotations
 
+import pickle
 from types import SimpleNamespace
 
 import pytest
 
 from assistant.answerers.llm import REWRITE_PROMPT, LLMAnswerer, _clean_rewrite
 from assistant.chain import EpisodeAssistant
-from assistant.followup import is_followup, keeps_own_words, rewrite, topic_of
+from assistant.followup import Standalone, is_followup, keeps_own_words, rewrite, topic_of
 
 from conftest import EPISODE_ID
 
@@ -49,6 +50,13 @@ def test_the_earlier_answer_lends_words_only_to_a_follow_up_without_words_of_its
     )
     only_answer = [{"user": "why?", "assistant": "Because software engineering is verifiable [1]."}]
     assert topic_of(only_answer, "and then?") == "software engineering verifiable"
+
+
+def test_the_standalone_question_remembers_the_follow_up_as_typed():
+    standalone = rewrite(FOLLOW_UP, HISTORY)
+    assert isinstance(standalone, Standalone) and standalone.typed == FOLLOW_UP
+    assert pickle.loads(pickle.dumps(standalone)).typed == FOLLOW_UP
+    assert type(rewrite("What is RLHF?", HISTORY)) is str  # not a follow-up: nothing to remember
 
 
 def test_keeps_own_words():
@@ -109,6 +117,38 @@ def test_issue_follow_up_with_an_answer_anchored_llm_rewrite_falls_back_to_the_r
     standalone = bot.standalone(FOLLOW_UP, HISTORY, llm)
     assert standalone == rewrite(FOLLOW_UP, HISTORY)
     assert COVERS & {h.id for h in bot.retriever.search(standalone, k=5).hits}
+
+
+SPONSOR = [{"user": "Which sponsor sells enterprise features like permission management?", "assistant": "WorkOS [1]."}]
+EVIL_MODEL = [{"user": "Which internal team built the deliberately broken model?", "assistant": "Model Organisms [1]."}]
+
+
+def _rank(hits, wanted: str) -> int:
+    ids = [h.id for h in hits]
+    return ids.index(wanted) if wanted in ids else len(ids)
+
+
+@pytest.mark.parametrize(
+    "follow_up, history, wanted",
+    [
+        ("Who uses it?", SPONSOR, "companies/68"),  # "WorkOS is used by ..." (6th -> 2nd on the tune half)
+        ("How did they make it misbehave?", EVIL_MODEL, "quotes/83"),  # "trained to believe it was misaligned"
+    ],
+)
+def test_the_typed_follow_up_is_searched_beside_the_standalone_question(bot, follow_up, history, wanted):
+    standalone = rewrite(follow_up, history)
+    fused = bot.retriever.search(standalone, k=20)
+    plain = bot.retriever.search(str(standalone), k=20)  # a plain string: the standalone question alone
+    assert _rank(fused.hits, f"{EPISODE_ID}/{wanted}") < _rank(plain.hits, f"{EPISODE_ID}/{wanted}")
+    assert fused.top_dense == plain.top_dense  # the refusal signal stays the standalone question's
+    alone = bot.retriever.model_copy(update={"followup_weight": 0.0}).search(standalone, k=20)
+    assert [h.id for h in alone.hits] == [h.id for h in plain.hits]
+
+
+def test_a_model_rewrite_also_remembers_the_typed_follow_up(bot):
+    good = "By when do they expect RL on language models to work for coding agents?"
+    standalone = bot.standalone(FOLLOW_UP, HISTORY, LLMAnswerer(settings=None, chat_model=RecordingChat(good)))
+    assert standalone == good and standalone.typed == FOLLOW_UP
 
 
 @pytest.mark.slow

@@ -11,8 +11,18 @@ from fastapi.testclient import TestClient
 from assistant import refusal
 from assistant.chain import EpisodeAssistant
 from assistant.errors import QuestionError
-from assistant.refusal import Lexicon, absent_names, absent_words, answer_kind, decide, figure_stated, measured_terms
-from assistant.retriever import Hit, SearchResult
+from assistant.refusal import (
+    Lexicon,
+    Passages,
+    absent_names,
+    absent_words,
+    answer_kind,
+    decide,
+    figure_stated,
+    measured_terms,
+)
+from assistant.retriever import BM25Index, Hit, SearchResult
+from vectorstore.filters import SearchFilter
 
 from conftest import EPISODE_ID
 
@@ -100,6 +110,11 @@ def test_present_names_are_not_absent(lex, question):
     assert absent_names(question, lex) == []
 
 
+def test_a_plural_or_possessive_before_a_number_is_the_same_name():
+    assert absent_names("oceans 11 analogy?", Lexicon(["the Ocean's 11 bank heist team"])) == []
+    assert absent_names("oceans 12 analogy?", Lexicon(["the Ocean's 11 bank heist team"])) == ["oceans 12"]
+
+
 # --- signal 2: a factoid question with an absent word --------------------------------------------------
 @pytest.mark.parametrize(
     "question, kind",
@@ -154,6 +169,59 @@ def test_figure_stated_reads_a_sources_description():
     lex = Lexicon(["the human brain has between 30 to 300 trillion synapses"])
     src = [hit("We estimate that the human brain has between 30 to 300 trillion synapses.", enrichment="vs parameters")]
     assert figure_stated("How far are models from the brain in parameter count?", src, lex) is True
+
+
+# --- looking past the retrieved sources: the episode's chunks by the words they hold ---------------------
+@pytest.fixture(scope="module")
+def passages(lex):
+    ids = [f"e/quotes/{i}" for i in range(len(EPISODE_TEXT))]
+    index = BM25Index(ids, EPISODE_TEXT, [{"section": "quotes", "episode_id": "e"} for _ in ids])
+    return Passages(index, SearchFilter(episode="e"), lex)
+
+
+def test_variants_are_the_episodes_own_spellings(lex):
+    assert lex.variants("vocab") == ["vocabulary"] and lex.variants("windwo") == ["window"]
+    assert lex.variants("pretraining") == ["pre training"] and lex.variants("claudes") == ["claude"]
+    assert lex.variants("stargate") == []
+
+
+def test_passages_find_chunks_by_the_words_they_hold(passages):
+    assert [h.id for h in passages.holding_all(["vocab", "pretraining"])] == ["e/quotes/1"]
+    assert passages.holding_all(["vocab", "claude"]) == []
+    assert passages.respelled("vocab") and not passages.respelled("vocabulary") and not passages.respelled("xyz")
+    assert [h.id for h in passages.best(["vocab", "size"], 3, required=["vocab"])] == ["e/quotes/1"]
+    assert Passages(passages.index, SearchFilter(episode="other"), passages.lex).holding_all(["vocab"]) == []
+
+
+def test_a_figure_behind_an_abbreviation_is_looked_up(lex, passages):
+    """A question's "vocab" cannot match the episode's "vocabulary" in a search: the sources may all miss it."""
+    elsewhere = SearchResult([hit(EPISODE_TEXT[0]), hit(EPISODE_TEXT[2])], top_dense=0.5, top_bm25=1.0)
+    question = "how many vocab tokens in pretraining?"
+    assert decide(elsewhere, 0.335, question, lex).rule == "figure"
+    assert not decide(elsewhere, 0.335, question, lex, passages=passages).refused
+    # no abbreviation: no lookup (a figure beside any word would be about something else)
+    assert decide(elsewhere, 0.335, "How many parameters does GPT-4 have?", lex, passages=passages).rule == "figure"
+
+
+def test_just_under_the_threshold_words_standing_together_keep_a_question_on_topic(lex, passages):
+    sources = [hit(t) for t in EPISODE_TEXT]
+    together = "vocabulary in pretraining?"
+    assert not decide(SearchResult(sources, 0.31, 1.0), 0.335, together, lex, passages=passages).refused
+    assert decide(SearchResult(sources, 0.31, 1.0), 0.335, together, lex).reason == "off_topic"  # without passages
+    assert decide(SearchResult(sources, 0.25, 1.0), 0.335, together, lex, passages=passages).reason == "off_topic"
+    apart = "vocabulary of grok?"  # both words are in the episode, never in one chunk
+    assert decide(SearchResult(sources, 0.31, 1.0), 0.335, apart, lex, passages=passages).reason == "off_topic"
+    # back on topic, the other checks still run: the AI, GPUs and "uses" stand together, but no count of GPUs
+    figure = decide(SearchResult(sources, 0.31, 1.0), 0.335, "how many GPUs does the AI use?", lex, passages=passages)
+    assert (figure.reason, figure.rule) == ("not_stated", "figure")
+
+
+def test_a_name_matches_as_a_transcript_mishears_it():
+    lex = Lexicon(["The viral ChatGPT geogessor capabilities: think of five different hypotheses."])
+    src = [hit("The viral ChatGPT geogessor capabilities: think of five different hypotheses.")]
+    lex.names |= {"geoguessr", "kaggle"}  # as if the analysis file named them elsewhere
+    assert figure_stated("how many hypotheses does the geoguessr prompt ask for?", src, lex) is True
+    assert figure_stated("how many hypotheses does the kaggle prompt ask for?", src, lex) is False
 
 
 # --- the decision: order of the signals ----------------------------------------------------------------
@@ -223,6 +291,9 @@ def test_near_topic_question_gets_a_not_stated_answer(bot, question, says):
         "how many bad behaviors did they plant in the evil model?",
         "what year were sholto and trenton last on the show?",
         "How far are current models from the human brain in parameter count?",
+        "vocab size in their pretraining example?",  # "vocabulary of ... 50,000 tokens" ranks 12th
+        "how many hypotheses does the geoguessr prompt ask for?",  # the transcript hears "geogessor"
+        "oceans 11 analogy?",  # 0.31 from every chunk, but quotes/131 word for word ("Ocean's 11")
     ],
 )
 def test_answerable_look_alikes_are_answered(bot, question):

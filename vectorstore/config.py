@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # k 10-30 all within 0.01 nDCG@10); equal weights and the textbook k=60 score ~0.03 lower.
     bm25_weight: float = 0.5
     rrf_k: int = 10
+    # A follow-up is searched twice, fused: its standalone question and the follow-up as typed, the
+    # second at this share of both weights (tune follow-ups nDCG@10 0.605 -> 0.691; 0.4-0.5 is a
+    # plateau, 0.75-1.0 lose it; see assistant/followup.py). 0 searches the standalone question only.
+    followup_weight: float = 0.5
     # Refusal threshold on the best dense cosine similarity; see assistant/refusal.py for how it
     # was calibrated.
     refusal_threshold: float = 0.335
