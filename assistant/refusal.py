@@ -93,6 +93,8 @@ miss ("how many *chips* by 2028?" against "H100 equivalents"): the measured word
 the figure sentences' words does not separate (chips/wafer 0.36 for that answerable one; gpus/gpt 0.54,
 employees/enterprises 0.51 for unanswerable ones); so does a common verb the episode puts otherwise
 ("what year might compute scaling *stop*": "continue beyond 2038").
+The ``test`` half, scored once after this pass: 27/30 unanswerable and 2/48 answerable refused, as
+before it (both false refusals are now ``not_stated``; before, one was ``off_topic``).
 
 Known misses: an opinion the episode never gives about things it does name ("Do they think
 open-sourcing frontier model weights is a good idea?"), a lower-case name ("ppo or grpo", "amazon"),
