@@ -1,7 +1,8 @@
-"""Answer quality: the extractive answer leads with its best passage, backs it with at most two speaker
-quotes in about 80 words, never cuts a word, strips markdown and names entities; near-duplicates are
-cited once; a speaker quote is preferred as proof; and a stream only ever carries checked sentences --
-a prompt injection a model repeats never reaches any event, in the chain or over SSE."""
+"""Answer quality: the extractive answer leads with its best sentence, adds sentences of the lead's source
+or of at most two speaker quotes in about 80 words, never cuts a word, never joins sentences a gap
+separates, strips markdown and names entities; near-duplicates are cited once; a speaker quote is
+preferred as proof; and a stream only ever carries checked sentences -- a prompt injection a model
+repeats never reaches any event, in the chain or over SSE."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from assistant.answerers.extractive import ExtractiveAnswerer, Passage, passages, trim_window
+from assistant.answerers.extractive import MAX_RUNS, ExtractiveAnswerer, Passage, passages, runs, trim_window
 from assistant.answerers.llm import LLMAnswerer
 from assistant.chain import EpisodeAssistant
 from assistant.retriever import Hit
@@ -60,8 +61,10 @@ def test_extractive_answer_is_short_whole_and_verbatim(bot, question):
     assert not re.search(r"\*\*|__|`|^#|\s#{2,}\s", a.answer)  # no markdown in answer text
     by_marker = {c.marker: c for c in a.citations}
     found = spans(a.answer)
-    assert 1 <= len(found) <= 3
-    assert all(by_marker[m].section == "quotes" for _, marks in found[1:] for m in marks[:1])  # support = quotes
+    assert 1 <= len(found) <= MAX_RUNS
+    lead = found[0][1][0]
+    assert len({marks[0] for _, marks in found}) <= 3  # the lead's source and at most two more
+    assert all(by_marker[marks[0]].section == "quotes" for _, marks in found if marks[0] != lead)  # support = quotes
     for text, marks in found:
         source = by_marker[marks[0]]
         edged = f"x{source.text}x" if source.section == "companies" and source.transcript_position else source.text
@@ -78,6 +81,40 @@ def test_the_lead_is_the_passage_that_answers():
     answer = ExtractiveAnswerer().answer("How does the pre-training signal differ from RL's reward?", sources).text
     assert answer.startswith("“Pre-training gives you a dense reward") or answer.startswith("“In RL the reward")
     assert "[2]" in answer and "[3]" in answer and "we talked about this" not in answer
+
+
+def test_sentences_of_one_quote_are_chosen_apart_and_a_gap_is_never_hidden():
+    quote = Hit(
+        "e/quotes/4",
+        "During pre-training the model predicts the next token. Yeah, yeah, right. "
+        "But pre-training is a very dense reward, with signal at every single token.",
+        {"section": "quotes"},
+    )
+    answer = ExtractiveAnswerer().answer("Is the pre-training reward signal dense?", [quote]).text
+    assert "Yeah" not in answer  # filler between the two answering sentences stays out
+    assert answer == (
+        "“During pre-training the model predicts the next token.” [1] "
+        "“But pre-training is a very dense reward, with signal at every single token.” [1]"
+    )  # two passages: not joined as if adjacent, no "…" hiding the gap
+
+
+def test_consecutive_sentences_of_a_quote_read_as_one_passage():
+    chosen = [Passage(0, "RL works now.", "quotes", 3, 3), Passage(0, "It took a year.", "quotes", 4, 4)]
+    assert [p.render() for p in runs(chosen)] == ["“RL works now. It took a year.” [1]"]
+    chosen = [Passage(0, "RL works now.", "summary", 3, 3), Passage(0, "It took a year.", "summary", 4, 4)]
+    assert [p.render() for p in runs(chosen)] == ["RL works now [1].", "It took a year [1]."]  # written: one each
+
+
+def test_an_entity_window_repeating_a_shown_quote_is_left_out():
+    said = "One is if you asked Serena Williams how she hits a tennis ball, she probably could not describe it."
+    quote = Hit("e/quotes/9", said, {"section": "quotes"})
+    window = Hit(
+        "e/companies/3",
+        f"gies for you. {said} And the ",
+        {"section": "companies", "name": "Serena Williams", "transcript_position": 100},
+    )
+    answer = ExtractiveAnswerer().answer("Why does Serena Williams come up?", [window, quote]).text
+    assert answer.count("how she hits a tennis ball") == 1
 
 
 def test_entity_mentions_read_name_then_what_the_episode_says():
@@ -122,7 +159,7 @@ def test_summary_markdown_is_stripped_and_headings_are_not_passages():
 def test_a_speaker_quote_backs_a_written_lead():
     summary = Hit(
         "e/summary/2",
-        "The biggest change of the past year: RL on language models has finally worked, with proof of expert "
+        "The biggest change: RL on language models has finally worked, with proof of expert "
         "human reliability given the right feedback loop.",
         {"section": "summary"},
     )
