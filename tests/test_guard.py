@@ -1,8 +1,8 @@
 """The citation guard, against scripted model outputs (a fake chat model injected into LLMAnswerer):
 no markers, out-of-range markers, unsupported sentences, swapped subjects, flipped negations, a prompt
 injection inside a source, an empty answer; and its calibration on labelled pairs: tuned on
-tests/data/guard_pairs.jsonl, measured on tests/data/guard_pairs_heldout.jsonl (made and committed before
-the guard was run on it). The embedding model is the real (packaged) one; no LLM is involved."""
+tests/data/guard_pairs.jsonl and guard_pairs_round3.jsonl, measured on guard_pairs_heldout.jsonl (made and
+committed before the guard was run on it). The embedding model is the real (packaged) one; no LLM is involved."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ from assistant.answerers.llm import FALLBACK_LEAD, LLMAnswerer, build_messages
 from assistant.chain import cite
 from assistant.retriever import Hit
 
-PAIRS = Path(__file__).parent / "data" / "guard_pairs.jsonl"  # rounds 1-2: what the guard is tuned on
-HELD_OUT = Path(__file__).parent / "data" / "guard_pairs_heldout.jsonl"  # round 3: never tuned on
-# Measured once on HELD_OUT (see the calibration note in guard.py), less a margin for noise across machines:
-HELD_OUT_PRECISION, HELD_OUT_RECALL = 0.70 - 0.05, 0.71 - 0.05
-TUNED_PRECISION, TUNED_RECALL = 0.97 - 0.03, 0.74 - 0.04
+DATA = Path(__file__).parent / "data"
+PAIRS = DATA / "guard_pairs.jsonl"  # rounds 1-2
+TUNED = [PAIRS, DATA / "guard_pairs_round3.jsonl"]  # rounds 1-3: what the guard is tuned on
+HELD_OUT = DATA / "guard_pairs_heldout.jsonl"  # round 4: never tuned on
+# Measured once on HELD_OUT (see the calibration note in guard.py: 0.865 / 0.662), and on the tuning pairs
+# (0.931 / 0.627), less a margin for noise across machines:
+HELD_OUT_PRECISION, HELD_OUT_RECALL = 0.82, 0.62
+TUNED_PRECISION, TUNED_RECALL = 0.90, 0.59
 SPLIT_SEED = 20261126  # how round 1's held-out third was drawn (see the calibration note in guard.py)
 
 Q19 = (
@@ -106,17 +109,17 @@ def test_supported_and_cited_sentence_is_released_as_is():
 
 
 def test_sentence_without_markers_gets_the_source_that_supports_it():
-    _, draft = run("Software engineering is improving faster because it is very verifiable.")
-    assert draft.text == "Software engineering is improving faster because it is very verifiable [1]."
+    _, draft = run("Software engineering is very verifiable, so it naturally lends itself to this way.")
+    assert draft.text == "Software engineering is very verifiable, so it naturally lends itself to this way [1]."
 
 
 def test_out_of_range_and_wrong_markers_are_replaced():
     _, draft = run(
-        "Software engineering is improving faster because it is very verifiable [7]. "
+        "Software engineering is very verifiable, so it naturally lends itself to this way [7]. "
         "RL on language models has finally worked [1]."
     )
     assert draft.text == (
-        "Software engineering is improving faster because it is very verifiable [1]. "
+        "Software engineering is very verifiable, so it naturally lends itself to this way [1]. "
         "RL on language models has finally worked [3]."
     )
     text, citations = cite(draft.text, SOURCES)  # what the chain shows: markers renumbered in order of use
@@ -162,6 +165,46 @@ def test_the_inverted_sample_efficiency_sentence_is_caught():
 )
 def test_swaps_and_flips_of_a_quote_are_not_supported(claim):
     assert not support_matrix([claim], [Q17])[0][0].passes
+
+
+Q174 = (
+    "If you get AGI that's like as human inference efficient, you could have 10 million AGIs now, 100 million AGIs "
+    "in 2028."
+)
+Q_FEEDBACK = "Dorcas was like, yeah, like in a normal job, you don't get feedback for an entire week."
+Q_WEIGHTS = (
+    "humans don't get better because you're updating their system prompt. They get better because they're "
+    "updating the weights."
+)
+Q_GDP = "GDP of your economy is dramatically affected by how much compute you can deploy towards these organizations."
+
+
+@pytest.mark.parametrize(
+    "claim, source",
+    [
+        ("Software engineering agents can do close to a day's worth of work for a senior engineer.", Q17),  # a word
+        ("The GDP of your economy is barely affected by how much compute you can deploy.", Q_GDP),  # swapped for one
+        ("With human-level inference you could have 100 million AGIs now and 10 million in 2028.", Q174),  # moved
+        ("Everything else is getting better faster than software engineering.", Q19),  # compared with, swapped
+        ("In a normal job you get feedback every day.", Q_FEEDBACK),  # the source's "not" dropped
+        ("Models get better by updating their weights.", Q_WEIGHTS),  # "they" are the humans named before
+        ("Future House.", "Future House: they've discovered a new drug."),  # too short to be a statement
+    ],
+)
+def test_near_misses_are_not_supported(claim, source):
+    assert not support_matrix([claim], [source])[0][0].passes
+
+
+@pytest.mark.parametrize(
+    "claim, source",
+    [
+        ("Humans get better by updating their weights, not their system prompt.", Q_WEIGHTS),
+        ("With human-level inference efficiency you could have 10 million AGIs now, 100 million in 2028.", Q174),
+        ("Software engineering is very verifiable, so it naturally lends itself to this way of training.", Q19),
+    ],
+)
+def test_faithful_restatements_still_pass(claim, source):
+    assert support_matrix([claim], [source])[0][0].passes
 
 
 def test_invented_answer_falls_back_to_the_episode_s_own_words_announced_first():
@@ -333,8 +376,8 @@ def test_the_first_round_s_held_out_third_is_the_one_the_seed_draws():
 
 
 def test_the_held_out_pairs_are_new_material():
-    """Round 3 is balanced, and its hand-written pairs quote sources no tuning pair uses."""
-    tuned, held = labelled_pairs(), labelled_pairs(HELD_OUT)
+    """Round 4 is balanced, and its hand-written pairs quote sources no tuning pair uses."""
+    tuned, held = [p for path in TUNED for p in labelled_pairs(path)], labelled_pairs(HELD_OUT)
     assert len(held) >= 120 and 0.4 <= sum(p["supported"] for p in held) / len(held) <= 0.6
     assert not {p["source_id"] for p in held if p["origin"] == "hand"} & {p["source_id"] for p in tuned}
     assert not {(p["claim"], p["source_id"]) for p in held} & {(p["claim"], p["source_id"]) for p in tuned}
@@ -349,5 +392,5 @@ def test_guard_precision_on_held_out_pairs():
 
 
 def test_guard_operating_point_on_the_pairs_it_was_tuned_on():
-    precision, recall = precision_recall(labelled_pairs())
+    precision, recall = precision_recall([p for path in TUNED for p in labelled_pairs(path)])
     assert precision >= TUNED_PRECISION and recall >= TUNED_RECALL, (precision, recall)

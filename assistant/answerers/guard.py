@@ -30,31 +30,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..text import finished_sentences, split_sentences, tokenize
+from ..text import STOP_WORDS, finished_sentences, split_sentences, tokenize
 from .vectors import Embed, unit
 from .vectors import embed as default_embed
 
 # Calibration (2026-11-26). Labelled (sentence, source) pairs, "supported" when the source states what the
-# sentence says (read by hand): tests/data/guard_pairs.jsonl holds rounds 1-2 (277 pairs: 152 hand-written
-# paraphrases and near misses against 60 quotes, 125 sentences of the local model against the sources it was
-# shown), both looked at by earlier passes and so the tuning data now; tests/data/guard_pairs_heldout.jsonl
-# holds round 3 (134 pairs: 97 hand-written against 32 quotes no earlier pair uses, 37 from model sentences
-# never labelled before), made and committed before this guard was run on it.
-#   Checks added on rounds 1-2: negations paired off by the words they negate (not counted per clause);
-#   numbers as words ("fifty", "billion") and their order; what is compared with ("than X") must stay what is
-#   compared with; a shuffle of the shared words (ORDER_MAX); a subject said first by the statement is fine
-#   unless it is only an object there ("norms of humans"); a pronoun subject only when the statement before
-#   names no one else; 3+ content words; more opposites; "system prompt" is no injection by itself.
-#                             precision  recall   kept   old guard (9444fbd): precision  recall
-#   rounds 1-2 (tuned on)        0.97     0.74   65/67                          0.81     0.64
-#   round 3, held out            0.70     0.71   44/63                          0.65     0.71
-#     hand-written               0.69     0.76   34/49                          0.63     0.78
-#     model sentences            0.71     0.59   10/14                          0.75     0.53
-# Without the order check 0.93 / 0.74 on rounds 1-2, without the comparison check 0.96 / 0.76, without any
-# role check 0.77 / 0.84. The issue's 0.9 on held-out pairs is not reached: what still passes is a one-word
-# substitution the source never uses ("blue-collar" for "white-collar", "barely" for "dramatically", "a
-# single circuit" for "multiple circuits"), a swap of two things the source names ("the 105-year-old teaches
-# the five-year-old"), and a model's sentence that mixes two statements of the source.
+# sentence says (read by hand), in tests/data/:
+#   guard_pairs.jsonl, rounds 1-2 (277): looked at by earlier passes; tuning data.
+#   guard_pairs_round3.jsonl (134: 97 hand-written against 32 quotes no earlier pair uses, 37 from model
+#     sentences never labelled before): committed before the guard was run on it, measured once as held out,
+#     then looked at; tuning data since.
+#   guard_pairs_heldout.jsonl, round 4 (141: 111 hand-written against 37 further quotes, 30 from 21 sentences
+#     the local model wrote for 14 questions never asked before; 68 supported): committed before the guard
+#     was run on it, measured once below, never tuned on.
+# What makes false passes, and the check for each: a "not" dropped or added (negations paired off by the
+# words they negate); a number changed or moved (digits and number words, in order); the thing compared with
+# swapped ("than X"); shared words shuffled (ORDER_MAX); a subject that is only an object in the statement
+# ("norms of humans") or only a pronoun whose referent is named before; an opposite word; and, the largest
+# group, one word in place of the statement's own ("blue-collar" for "white-collar", "barely" for
+# "dramatically"): no word the source never uses may stand where it has another (``novelty``), and at most
+# NOVEL_MAX may be added. Also: 3+ content words, "system prompt" alone is no injection.
+#                                   precision  recall   kept   | old guard (9444fbd) | first pass of these checks
+#   rounds 1-3 (tuned on)              0.93     0.63  94/101   |     0.73  0.67      |
+#   round 3 (held out for the first)                           |     0.65  0.71      |     0.70  0.71
+#   round 4, held out                  0.87     0.66  45/52    |     0.71  0.65      |     0.77  0.71
+#     hand-written                     0.84     0.72  36/43    |     0.65  0.66      |
+#     model sentences                  1.00     0.50   9/9     |     1.00  0.61      |
+# The issue's 0.9 on held-out pairs is not reached (0.87): what still passes is a swap of two things the
+# statement names ("once Noam can implement the models' ideas", "humans communicate in a language the models
+# can't understand"), and an opposite the source never says beside the word it replaces ("kept" for "reset").
+# No generated sentence of the local model that the guard kept was wrong (0 of 9 held out, 0 of 13 tuned).
 COSINE_MIN = 0.60
 OVERLAP_MIN = 0.60
 COSINE_STRONG = 0.72
@@ -67,6 +72,8 @@ CHECK_ORDER = True
 CHECK_COMPARE = True
 ROLE_SLACK = 1  # words the statement may put between a subject's phrase and what the claim says of it,
 ROLE_SLACK_FAR = 3  # or this many when no clause boundary is among them ("thumbs up can be a pretty terrible")
+NOVEL_MAX = 1
+SUBJECT_NEW = True  # content words a sentence may use that its source never does (besides the neutral ones)
 RELEVANT = 1  # anchor words the claim must repeat for a "not" of the statement to be about it
 ANCHOR = 3  # content words after a negation that say what it negates
 
@@ -178,6 +185,7 @@ class Support:
     roles_ok: bool = True  # who does what, and what is compared with what, as in the source
     verdict: bool = False  # the sentence opens with "Yes"/"No": a verdict on the question needs the strong bar
     words: int = MIN_WORDS  # the sentence's content words
+    novel: tuple[int, int] = (0, 0)  # content words the source never uses: (added, in place of its own)
 
     @property
     def passes(self) -> bool:
@@ -185,7 +193,7 @@ class Support:
             return False
         if self.verdict:
             return self.cosine >= COSINE_STRONG
-        if self.words < MIN_WORDS or self.overlap < OVERLAP_FLOOR:
+        if self.words < MIN_WORDS or self.overlap < OVERLAP_FLOOR or self.novel[1] or self.novel[0] > NOVEL_MAX:
             return False
         return (self.cosine >= COSINE_MIN and self.overlap >= OVERLAP_MIN) or self.cosine >= COSINE_STRONG
 
@@ -220,6 +228,13 @@ def _number_list(text: str) -> list[str]:
     return found + years
 
 
+def _ordered_numbers(text: str) -> list[str]:
+    """Digits and number words of ``text`` in their order ("five-year-old ... 105-year-old")."""
+    found = [w.replace(",", "") for w in re.findall(r"\d+(?:[.,]\d+)*|[a-z]+", text.lower())]
+    years = _number_list(text)[len(_NUMBER.findall(text)) :]  # "2027, 28" also says 2028
+    return [w for w in found if w[0].isdigit() or w in _NUMBER_WORDS] + years
+
+
 def _numbers(text: str) -> set[str]:
     """Every number of ``text``, digits and number words."""
     return set(_number_list(text)) | (set(_WORD.findall(text.lower())) & _NUMBER_WORDS)
@@ -236,8 +251,8 @@ def numbers_ok(claim: str, source: str) -> bool:
     """
     if not _numbers(claim) <= _numbers(source):
         return False
-    stated = _number_list(source)
-    said = [n for n in dict.fromkeys(_number_list(claim)) if n in stated]
+    stated = _ordered_numbers(source)
+    said = [n for n in dict.fromkeys(_ordered_numbers(claim)) if n in stated]
     places = [stated.index(n) for n in said]
     return places == sorted(places)
 
@@ -510,17 +525,20 @@ def _negator(word: str) -> bool:
     return word in _NEGATOR or word.endswith("n't")
 
 
+_INTERJECTION = re.compile(r"\bno(?=\s*[,.!?])", re.I)  # "Did you see it? No, ..." answers; it negates nothing
+
+
 def _negations(text: str) -> list[list[str]]:
     """For each negation of ``text``, the content words it negates: the next ``ANCHOR`` of its
-    sentence (or, at a sentence's end, the ones before it: "most people would have said no")."""
+    sentence (or, when fewer follow, the one before it: "most people would have said no")."""
     out = []
-    for sentence in re.split(r"(?<=[.!?;])\s+", text.lower().replace("’", "'")):
+    for sentence in re.split(r"(?<=[.!?;])\s+", _INTERJECTION.sub("", text.lower().replace("’", "'"))):
         words = _WORD.findall(sentence)
         for i, w in enumerate(words):
             if _negator(w):
                 after = [t for x in words[i + 1 :] if not _negator(x) for t in tokenize(x)][:ANCHOR]
                 before = [t for x in words[:i] if not _negator(x) for t in tokenize(x)]
-                out.append(after if len(after) >= 2 else (before[-(ANCHOR - len(after)) :] + after))
+                out.append(after if len(after) >= 2 else before[-1:] + after)
     return out
 
 
@@ -619,6 +637,129 @@ def polarity_ok(claim: str, unit: str, source: str = "", single: str | None = No
     return negations_ok(claim, source or unit, single or unit) and opposite_ok(claim, unit, source or unit)
 
 
+# Words a faithful sentence may add to its source: who says it and how ("they argue", "the speakers mention"),
+# what "it" or "they" stands for ("the model"); and word forms the stemmer does not join ("knew", "taught").
+_NEUTRAL = frozenset(
+    tokenize(
+        "model speaker guest host episode ask argue expect predict forecast consider compare call refer believe "
+        "suggest claim state describe explain note point mention according example case way able"
+    )
+)
+_FORMS = {
+    "knew": "know", "known": "know", "taught": "teach", "thought": "think", "led": "lead", "grew": "grow",
+    "built": "build", "ran": "run", "went": "go", "gone": "go", "saw": "see", "seen": "see", "brought": "bring",
+    "felt": "feel", "found": "find", "gave": "give", "given": "give", "held": "hold", "kept": "keep", "lost": "lose",
+    "meant": "mean", "paid": "pay", "sold": "sell", "spent": "spend", "took": "take", "taken": "take",
+    "told": "tell", "understood": "understand", "won": "win", "wrote": "write", "written": "write",
+}  # fmt: skip
+
+
+def _stems(text: str) -> set[str]:
+    """The stems of ``text``, with irregular forms also as their base ("won" is "win" too)."""
+    words = _WORD.findall(text.lower().replace("’", "'"))
+    return set(tokenize(text)) | {t for w in words if w in _FORMS for t in tokenize(_FORMS[w])}
+
+
+def _claim_stems(claim: str, source_words: Sequence[str]) -> list[tuple[str, bool]]:
+    """The claim's content words in order, each with whether it is novel: a word the source (stems
+    ``source_words``) never uses, neutral words, numbers and negations aside (those have checks of
+    their own)."""
+    out = []
+    for w in _WORD.findall(claim.lower().replace("’", "'")):
+        if _negator(w):
+            continue
+        for stem in tokenize(w):
+            forms = {stem} | set(tokenize(_FORMS.get(w, "")))
+            if stem in STOP_WORDS or (w in _FORMS and not tokenize(_FORMS[w])):  # "says", "knew": stop words
+                continue
+            known = stem.isdigit() or forms & _NEUTRAL or any(_has(source_words, f) for f in forms)
+            out.append((min(sorted(forms), key=lambda f: not _has(source_words, f)), not known))
+    return out
+
+
+def novel_words(claim: str, source_words: Sequence[str]) -> list[str]:
+    """The content words of ``claim`` its source never uses.
+
+    >>> novel_words("Plan for the case where blue-collar workers are automatable.", tokenize("white-collar workers"))
+    ['plan', 'blue', 'automat']
+    >>> novel_words("The speakers argue that models knew it and won.", tokenize("it will know, they win"))
+    []
+    """
+    return list(dict.fromkeys(w for w, novel in _claim_stems(claim, source_words) if novel))
+
+
+def _subject_span(claim: str) -> range:
+    """Which of the claim's content words (numbered as ``_claim_stems`` numbers them) make up the
+    phrase its main clause opens with, up to the first stop word: its subject, near enough ("Deep
+    learning researchers | constantly move ...")."""
+    main = _main_clause(claim)
+    start = len(_claim_stems(claim[: len(claim) - len(main)], ()))
+    run = []
+    for w in _WORD.findall(main.lower().replace("’", "'")):
+        if not tokenize(w):
+            break
+        run.append(w)
+    return range(start, start + len(_claim_stems(" ".join(run), ())))
+
+
+def novelty(claim: str, statements: Sequence[str], source_words: Sequence[str]) -> tuple[int, int]:
+    """(words the claim adds, words it puts in place of a statement's own). A run of novel words
+    between two words the claim shares with a statement replaces what the statement has between
+    them ("*blue*-collar" where it says "white-collar", "*barely* affected" for "dramatically
+    affected"); at the claim's start or end it replaces what the statement has just before or after
+    ("supported by total complexity ceiling" for "evidence of total complexity ceiling"); elsewhere it
+    only adds ("lends itself to this way *of training*"). Nothing short of an entailment model tells
+    a synonym from such a swap, so no replacement is taken; a few additions are.
+
+    >>> novelty("Plan for blue-collar workers.", ["Plan for white-collar workers."], tokenize("plan white collar work"))
+    (0, 1)
+    >>> novelty("It lends itself to this way of training.", ["It lends itself to this way."], tokenize("lends way"))
+    (1, 0)
+    """
+    said = _claim_stems(claim, source_words)
+    claimed = [w for w, _ in said]
+    texts = [
+        [t for w in _WORD.findall(st.lower().replace("’", "'")) for t in tokenize(_FORMS.get(w, w))]
+        for st in statements
+    ]
+
+    def replaces(stated: list[str], left: str | None, right: str | None) -> tuple[int, bool]:
+        """(how many of the run's two neighbours ``stated`` has, whether the run replaces its words)"""
+        at_left = [k for k, t in enumerate(stated) if left and _same(t, left)]
+        at_right = [k for k, t in enumerate(stated) if right and _same(t, right)]
+        foreign = lambda span: any(t not in _NEUTRAL and not _has(claimed, t) for t in span)  # noqa: E731
+        if at_left and at_right:
+            pairs = [(a, b) for a in at_left for b in at_right if a < b]
+            if not pairs:
+                return 2, True  # the neighbours in the other order: not the statement's phrase
+            a, b = min(pairs, key=lambda p: p[1] - p[0])
+            return 2, foreign(stated[a + 1 : b])
+        if at_left:  # the statement goes on differently after the run's left neighbour
+            return 1, foreign(stated[at_left[0] + 1 : at_left[0] + (3 if right is None else 2)])
+        if at_right:
+            return 1, foreign(stated[max(0, at_right[-1] - (2 if left is None else 1)) : at_right[-1]])
+        return 0, False
+
+    added = replaced = 0
+    i = 0
+    while i < len(said):
+        if not said[i][1]:
+            i += 1
+            continue
+        j = i
+        while j < len(said) and said[j][1]:
+            j += 1
+        left = said[i - 1][0] if i > 0 else None
+        right = said[j][0] if j < len(said) else None
+        found, swap = max((replaces(t, left, right) for t in texts), default=(0, False))
+        if swap or (SUBJECT_NEW and i in _subject_span(claim)):
+            replaced += j - i
+        else:
+            added += j - i
+        i = j
+    return added, replaced
+
+
 def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed | None = None) -> list[list[Support]]:
     """``[i][j]``: how well source j supports claim i. One embedding batch for everything."""
     if not claims:
@@ -632,7 +773,7 @@ def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed |
         units.append((_unit_vectors(vectors[start : start + len(us)]), _texts_of_units(us)) if us else None)
         start += len(us)
     texts = [" ".join(us) for us in statements]
-    source_words = [set(tokenize(t)) for t in texts]
+    source_words = [_stems(t) for t in texts]
     out = []
     for i, claim in enumerate(claims):
         words = set(tokenize(claim))
@@ -654,6 +795,7 @@ def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed |
                     roles_ok=not CHECK_ROLES or _roles_ok(claim, single, texts[j]),
                     verdict=verdict,
                     words=len(words),
+                    novel=novelty(claim, statements[j], source_words[j]),
                 )
             )
         out.append(row)
