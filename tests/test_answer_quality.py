@@ -64,7 +64,8 @@ def test_extractive_answer_is_short_whole_and_verbatim(bot, question):
     assert 1 <= len(found) <= MAX_RUNS
     lead = found[0][1][0]
     assert len({marks[0] for _, marks in found}) <= 3  # the lead's source and at most two more
-    assert all(by_marker[marks[0]].section == "quotes" for _, marks in found if marks[0] != lead)  # support = quotes
+    kinds = {"quotes", "companies"} if by_marker[lead].section == "companies" else {"quotes"}  # after an entity: names
+    assert all(by_marker[marks[0]].section in kinds for _, marks in found if marks[0] != lead)  # support = quotes
     for text, marks in found:
         source = by_marker[marks[0]]
         edged = f"x{source.text}x" if source.section == "companies" and source.transcript_position else source.text
@@ -115,6 +116,23 @@ def test_an_entity_window_repeating_a_shown_quote_is_left_out():
     )
     answer = ExtractiveAnswerer().answer("Why does Serena Williams come up?", [window, quote]).text
     assert answer.count("how she hits a tennis ball") == 1
+
+
+def test_after_an_entity_mention_other_entities_mentions_list_more_names():
+    def client(i: int, name: str) -> Hit:
+        text = f"A company mentioned as a client of Lighthouse for visa services ({name} is a software company)."
+        return Hit(f"e/companies/{i}", text, {"section": "companies", "name": name})
+
+    sources = [client(0, "Notion"), client(1, "Ramp"), client(2, "Replicate")]
+    answer = ExtractiveAnswerer().answer("Which companies are clients of Lighthouse for visas?", sources).text
+    assert all(f"{name}: A company" in answer for name in ("Notion", "Ramp", "Replicate"))  # not taken as repeats
+    quote = Hit(
+        "e/quotes/3",
+        "Lighthouse helped us with our visas, honestly a great service for founders.",
+        {"section": "quotes"},
+    )
+    answer = ExtractiveAnswerer().answer("What do they say about Lighthouse visas?", [quote, *sources[:2]]).text
+    assert "Notion" not in answer and "Ramp" not in answer  # after a quote, only quotes follow
 
 
 def test_entity_mentions_read_name_then_what_the_episode_says():

@@ -1,6 +1,7 @@
 """Extractive answers, answer-first: the sentence of the sources that best answers the question
 leads, then the sentences that add most to it -- more of the lead's source, or of at most two speaker
-quotes -- until about 80 words are used. No model writes anything.
+quotes (after an entity mention: other entities' mentions too) -- until about 80 words are used. No
+model writes anything.
 
 Every passage is whole sentences of its source, verbatim (markdown removed), so it is supported by
 the source it cites by construction and never starts or ends mid-word. A quote's consecutive chosen
@@ -35,6 +36,9 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
   own relevance costs 0.02-0.05). Two sources at most after the lead, speaker quotes only: supports
   from the summary, insights and entity descriptions would add 0.02, up to four sources 0.01 -- not
   worth losing the speakers' own words as proof, or an answer that reads as one.
+- After an entity mention, other entities' mentions may follow (relevance >= 0.5 of their own), and
+  mentions of different entities are never taken as repeats of each other: 0.56 -> 0.59 ("which
+  companies use them?" now lists Notion, Ramp and Replicate; a 0.3-0.6 bar gives the same 0.59).
 - Tried and left out (tune coverage, against 0.55 at the time): weights fitted by logistic
   regression on which sentences cover a point (AUC 0.80, 0.44-0.47 in the answer) and 200 random
   weight sets (none above the hand-set ones; +-0.02 is noise at 100 points); a bonus for sentences
@@ -60,7 +64,7 @@ from .vectors import Embed, unit
 from .vectors import embed as default_embed
 
 WORD_BUDGET = 80  # the whole answer, as the eval counts words (an entity's "Name:" label included)
-MAX_SUPPORT = 2  # speaker quotes after the lead's source
+MAX_SUPPORT = 2  # sources after the lead's: speaker quotes (or, after an entity, entity mentions)
 MIN_SPAN_WORDS = 5  # shorter sentences ("Yeah, exactly.", "Right, so.") say too little alone
 MAX_SOURCES = 8
 MAX_RUNS = 4  # passages shown (a quote's sentences with a gap between them are two)
@@ -72,7 +76,8 @@ W_RANK = 0.8  # x 1/(1 + rank of its source in retrieval): retrieval's order is 
 LONG_WORDS = 25  # + W_WORDS x min(words, LONG_WORDS) / LONG_WORDS: a longer sentence says more
 W_WORDS = 0.3
 SECTION_BONUS = {"summary": 0.3, "insights": 0.2, "companies": 0.2, "overview": -0.05}  # written analysis is dense
-SUPPORT_RELEVANCE = 0.3  # a supporting quote's own cosine + lexical share: a top rank alone does not make one
+# what a source after the lead's needs of its own (cosine + lexical share): a top rank alone is not enough
+SUPPORT_RELEVANCE = {"quotes": 0.3, "companies": 0.5}
 W_ASKS = 0.2  # - for a sentence ending in "?": it asks rather than answers
 MIN_SCORE = 0.6  # below this a sentence is off the question even in a top source (filler, asides)
 # Sentences are taken best first, each one's score lowered by MMR x its similarity to what is shown
@@ -251,7 +256,7 @@ class ExtractiveAnswerer(Answerer):
 
     def choose(self, question: str, sources: Sequence[Hit]) -> list[Passage]:
         """The sentences to show, best first: the lead (any kind of source), then more sentences of
-        the lead's source or of at most ``MAX_SUPPORT`` speaker quotes, while the words last."""
+        the lead's source or of at most ``MAX_SUPPORT`` more sources, while the words last."""
         cands = passages(sources)
         if not cands:
             return []
@@ -259,37 +264,43 @@ class ExtractiveAnswerer(Answerer):
         words = [set(p.text.lower().split()) for p in cands]
         picked: list[int] = []
         used = 0
-        left = [k for k in range(len(cands)) if cands[k].score >= MIN_SCORE] or [
-            max(range(len(cands)), key=lambda k: cands[k].score)
-        ]
+        left = [k for k in range(len(cands)) if cands[k].score >= MIN_SCORE]
+        left = left or [max(range(len(cands)), key=lambda k: cands[k].score)]
         while left:
             shown = {cands[j].source for j in picked}
-
-            def value(k: int) -> float:
-                return cands[k].score - MMR * max((float(pv[k] @ pv[j]) for j in picked), default=0.0)
-
-            k = max(left, key=lambda k: (value(k), -cands[k].source, -cands[k].first))
+            similarity = {k: max((float(pv[k] @ pv[j]) for j in picked), default=0.0) for k in left}
+            k = max(left, key=lambda k: (cands[k].score - MMR * similarity[k], -cands[k].source, -cands[k].first))
             left.remove(k)
             p = cands[k]
             cost = p.words + (len(p.name.split()) if p.name and p.source not in shown else 0)
             if used + cost > WORD_BUDGET:
                 continue
-            if (
-                p.source not in shown
-                and picked
-                and (p.section != "quotes" or len(shown) > MAX_SUPPORT or p.relevance < SUPPORT_RELEVANCE)
+            if picked and p.source not in shown and not self.may_follow(p, cands[picked[0]], len(shown)):
+                continue
+            # a repeat of what is shown (by meaning, or by words: an entity's window of a shown quote);
+            # another entity's mention is a list item, never a repeat
+            others = [j for j in picked if not (p.name and cands[j].name and p.name != cands[j].name)]
+            if any(float(pv[k] @ pv[j]) >= REDUNDANT_COSINE for j in others) or any(
+                len(words[k] & words[j]) >= REDUNDANT_WORDS * min(len(words[k]), len(words[j])) for j in others
             ):
                 continue
-            similar = max((float(pv[k] @ pv[j]) for j in picked), default=0.0)
-            if similar >= REDUNDANT_COSINE or any(
-                len(words[k] & words[j]) >= REDUNDANT_WORDS * min(len(words[k]), len(words[j])) for j in picked
-            ):
-                continue
-            if len(runs([cands[j] for j in picked + [k]])) > MAX_RUNS:
+            if len(runs([cands[j] for j in [*picked, k]])) > MAX_RUNS:
                 continue
             picked.append(k)
             used += cost
         return [cands[k] for k in picked]
+
+    @staticmethod
+    def may_follow(p: Passage, lead: Passage, sources_shown: int) -> bool:
+        """May ``p``'s source join the answer after the lead's? A speaker quote may (the proof the
+        issue asks for); after an entity mention, another entity's mention too (the question asks for
+        names: more of them are more of the answer). Either needs relevance of its own."""
+        kinds = ("quotes", "companies") if lead.section == "companies" else ("quotes",)
+        return (
+            p.section in kinds
+            and sources_shown <= MAX_SUPPORT
+            and p.relevance >= SUPPORT_RELEVANCE.get(p.section, float("inf"))
+        )
 
     def answer(self, question: str, sources: Sequence[Hit]) -> Draft:
         return Draft(" ".join(self.compose(question, sources)))
