@@ -99,6 +99,14 @@ def test_sentences_of_one_quote_are_chosen_apart_and_a_gap_is_never_hidden():
     )  # two passages: not joined as if adjacent, no "…" hiding the gap
 
 
+def test_a_sentence_leaning_on_the_one_before_is_not_shown_without_it():
+    text = "RL from verifiable rewards has finally started to work. Yeah, right. And that changed how every lab trains."
+    answer = ExtractiveAnswerer().answer("Does RL work now?", [Hit("e/quotes/1", text, {"section": "quotes"})]).text
+    assert (
+        answer == "“RL from verifiable rewards has finally started to work.” [1]"
+    )  # "that" would point at "Yeah, right."
+
+
 def test_consecutive_sentences_of_a_quote_read_as_one_passage():
     chosen = [Passage(0, "RL works now.", "quotes", 3, 3), Passage(0, "It took a year.", "quotes", 4, 4)]
     assert [p.render() for p in runs(chosen)] == ["“RL works now. It took a year.” [1]"]

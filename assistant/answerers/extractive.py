@@ -45,7 +45,9 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
   next to a chosen one (0.50-0.52) or allowing only such neighbours (0.49); pseudo-relevance feedback
   towards the best sentences (0.46-0.53); causal/prediction/name cue words by question type (0.53-0.54);
   the quote's impact reason (enrichment) as a relevance signal (0.52-0.55); trimming "And so", "I
-  mean" openings (no change); score per word (0.49-0.53); at most three passages (0.52).
+  mean" openings (no change); score per word (0.49-0.53); at most three passages (0.52); later, against
+  0.59: a relevance floor for a quote's sentences after a gap (0.57); lists of entity descriptions
+  only, never transcript windows (0.59, reads no better); a penalty past 25-30 words (0.57, one point).
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ WORD_BUDGET = 80  # the whole answer, as the eval counts words (an entity's "Nam
 MAX_SUPPORT = 2  # sources after the lead's: speaker quotes (or, after an entity, entity mentions)
 MIN_SPAN_WORDS = 5  # shorter sentences ("Yeah, exactly.", "Right, so.") say too little alone
 MAX_SOURCES = 8
+# a short sentence opening on a connective or pronoun ("And I don't think that's right.") leans on the
+# one before it: shown only right after that one (tune: no coverage change; 15 words: -0.01)
+DANGLING_WORDS = 12
+_DANGLING = re.compile(r"(?:and|so|but|or|because|which|that|this|it|they|he|she|then)\b", re.I)
 MAX_RUNS = 4  # passages shown (a quote's sentences with a gap between them are two)
 
 # A sentence scores its cosine to the question, plus (weights chosen on the eval's tune half; the
@@ -277,6 +283,8 @@ class ExtractiveAnswerer(Answerer):
                 continue
             if picked and p.source not in shown and not self.may_follow(p, cands[picked[0]], len(shown)):
                 continue
+            if picked and self.dangles(p, [cands[j] for j in picked]):
+                continue
             # a repeat of what is shown (by meaning, or by words: an entity's window of a shown quote);
             # another entity's mention is a list item, never a repeat
             others = [j for j in picked if not (p.name and cands[j].name and p.name != cands[j].name)]
@@ -289,6 +297,12 @@ class ExtractiveAnswerer(Answerer):
             picked.append(k)
             used += cost
         return [cands[k] for k in picked]
+
+    @staticmethod
+    def dangles(p: Passage, shown: Sequence[Passage]) -> bool:
+        """``p`` would be shown without the sentence its opening word points back to."""
+        after_its_own = any(q.source == p.source and q.last == p.first - 1 for q in shown)
+        return not after_its_own and p.words < DANGLING_WORDS and bool(_DANGLING.match(p.text))
 
     @staticmethod
     def may_follow(p: Passage, lead: Passage, sources_shown: int) -> bool:
