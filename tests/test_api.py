@@ -14,14 +14,14 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
-from assistant.answer import Answer, Citation
+from assistant.answer import Answer
 from assistant.chain import EpisodeAssistant
 from ui import render
 from ui.app import create_app
 from ui.chat import history_turns
 
 from conftest import EPISODE_ID, ROOT, child_env
-from ui_helpers import XSS, free_port, running_app, write_xss_episode
+from ui_helpers import XSS, free_port, quote_citation, running_app, write_xss_episode
 
 RL = "What has changed in the past year with RL and language models?"
 PORTAL = "https://portal.example.com"
@@ -328,26 +328,14 @@ def test_serve_indexes_an_empty_store_and_honours_root_path(tmp_path):
 
 # --- the chat's HTML ------------------------------------------------------------------------------
 def test_chat_html_escapes_episode_text():
-    c = Citation(
-        marker=1,
-        id="e/quotes/0",
-        episode_id="e",
-        section="quotes",
-        index=0,
-        text=f"starter {XSS}",
-        line_start=10,
-        line_end=12,
-        transcript_position=1234,
-        relevance_score=9.0,
-        file="/x/000_e.txt",
-    )
-    html = render.answer_html(Answer("q", "q", f"“starter {XSS}” [1]", False, [c]))
+    c = quote_citation(1, relevance_score=9.0, location=None)  # location from the lines
+    html = render.answer_html(Answer("q", "q", f"“We bake {XSS} daily.” [1]", False, [c]))
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "\n\n" not in html  # one HTML block: markdown must not re-read the text
-    assert all(s in html for s in ("<details", "e/quotes/0", "lines 10–12", "transcript char 1,234", "relevance 9"))
+    assert all(s in html for s in ("<details", "e/quotes/17", "lines 728–736", "transcript char 12,345", "relevance 9"))
     refused = render.answer_html(Answer("q", "q", f"Not covered: “{XSS}”", True))
     assert "ea-notice" in refused and "<img" not in refused and "<details" not in refused
-    assert render.plain_text(html) == f"“starter {XSS}” [1]"
+    assert render.plain_text(html) == f"“We bake {XSS} daily.” [1]"
 
 
 def test_history_turns_from_gradio_messages():

@@ -13,7 +13,7 @@ import openai
 import pytest
 import requests
 
-from assistant.answer import Answer, Citation
+from assistant.answer import Answer
 from assistant.chain import EpisodeAssistant
 from assistant.query import Query
 from ui.app import create_app
@@ -22,7 +22,7 @@ from vectorstore.ingest import ingest
 from vectorstore.store import EpisodeStore
 
 from conftest import EPISODE_ID
-from ui_helpers import XSS, running_app, write_xss_episode
+from ui_helpers import XSS, quote_citation, running_app, write_xss_episode
 
 TOKEN = "s3cret"
 RL = "What has changed in the past year with RL and language models?"
@@ -170,19 +170,7 @@ def test_answerer_model_and_ignored_sampling_options(client):
 
 def test_stream_relays_only_token_text_and_puts_citations_last():
     """Status events (progress stages) have no OpenAI counterpart; token texts pass as they are."""
-    cite = Citation(
-        marker=1,
-        id="e/quotes/3",
-        episode_id="e",
-        section="quotes",
-        index=3,
-        text="A.",
-        line_start=1,
-        line_end=2,
-        title="T",
-        kind="speaker quote",
-        location="quote 3 · lines 1–2",
-    )
+    cite = quote_citation(1, text="A.", title="T")
     answer = Answer("q", "q", "A [1]. B.", False, [cite])
     events = [
         {"type": "status", "stage": "searching"},
@@ -207,10 +195,10 @@ def test_stream_relays_only_token_text_and_puts_citations_last():
     assert [d.get("content") for d in deltas[1:-1]] == [
         "A [1].",
         " B.",
-        "\n\n**Sources**\n- [1] *T* — speaker quote, quote 3 · lines 1–2: “A.”",
+        "\n\n**Sources**\n- [1] *T* — speaker quote, quote 17 · lines 728–736: “A.”",
     ]
     assert deltas[-1] == {} and chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    assert chunks[-1]["citations"] == ["e/quotes/3"] and chunks[-1]["episode_assistant"] == answer.to_dict()
+    assert chunks[-1]["citations"] == ["e/quotes/17"] and chunks[-1]["episode_assistant"] == answer.to_dict()
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -17,43 +17,16 @@ from ui.examples import CURATED, FALLBACK, ExampleQuestions, episode_questions
 from ui.service import Busy
 
 from conftest import EPISODE_ID
-from ui_helpers import XSS, write_second_episode
+from ui_helpers import XSS, quote_citation, write_second_episode
 
 SUMMARY = "### 2. Key Technical Insights\n*   **RL Success:** RL <b>works</b> in *verifiable* domains.\n"
 
 
 def summary_citation(marker: int = 1, **extra) -> Citation:
-    fields = dict(
-        marker=marker,
-        id="e/summary/2",
-        episode_id="e",
-        section="summary",
-        index=2,
-        text=SUMMARY,
-        line_start=20,
-        line_end=24,
-        topic="2. Key Technical Insights",
-        title=f"Kitchen {XSS}",
-    )
-    return Citation(**(fields | extra))
-
-
-def quote_citation(marker: int = 2) -> Citation:
-    return Citation(
-        marker=marker,
-        id="e/quotes/17",
-        episode_id="e",
-        section="quotes",
-        index=17,
-        text=f"We bake {XSS} daily.",
-        line_start=728,
-        line_end=736,
-        transcript_position=12345,
-        topic="Baking",
-        file="/srv/episodes/000_e.txt",
-        kind="speaker quote",
-        location="quote 17 · lines 728–736",
-    )
+    section = dict(id="e/summary/2", section="summary", index=2, text=SUMMARY, line_start=20, line_end=24)
+    unknown = dict(transcript_position=None, file=None, kind=None, location=None)
+    labels = dict(topic="2. Key Technical Insights", title=f"Kitchen {XSS}")
+    return quote_citation(marker, **(section | unknown | labels | extra))
 
 
 def test_a_source_shows_what_it_is_and_where_with_markdown_rendered():

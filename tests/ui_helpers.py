@@ -27,6 +27,28 @@ CHROMIUM_ARGS = [
 XSS = "<img src=x onerror=alert(1)>"
 
 
+def quote_citation(marker: int = 2, **overrides):
+    """A speaker-quote citation whose text carries the XSS payload; ``overrides`` replace fields."""
+    from assistant.answer import Citation
+
+    fields = dict(
+        marker=marker,
+        id="e/quotes/17",
+        episode_id="e",
+        section="quotes",
+        index=17,
+        text=f"We bake {XSS} daily.",
+        line_start=728,
+        line_end=736,
+        transcript_position=12345,
+        topic="Baking",
+        file="/srv/episodes/000_e.txt",
+        kind="speaker quote",
+        location="quote 17 · lines 728–736",
+    )
+    return Citation(**(fields | overrides))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
