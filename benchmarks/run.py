@@ -354,6 +354,11 @@ def write(r: dict) -> None:
         "",
         f"{r['when']} · {r['machine']}",
         "",
+        *(
+            [f"Measured again since: {', '.join(f'{k} ({v})' for k, v in r['remeasured'].items())}", ""]
+            if r.get("remeasured")
+            else []
+        ),
         "| figure | measured | target |",
         "|---|---|---|",
     ]
@@ -390,7 +395,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:  # a part re-measured: the other figures of the last full run stay in the report
         steps = [(name, fn) for name, fn in steps if name in args.only.split(",")]
         last = OUT / "results.json"
-        r = {**(json.loads(last.read_text()) if last.is_file() else {}), **r}
+        previous = json.loads(last.read_text()) if last.is_file() else {}
+        # the header keeps the full run's time; the steps measured now are named with theirs
+        remeasured = {**previous.get("remeasured", {}), **{name: r["when"] for name, _ in steps}}
+        r = {**previous, **r, "remeasured": remeasured}
+        r["when"], r["machine"] = previous.get("when", r["when"]), previous.get("machine", r["machine"])
     for name, fn in steps:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         t = time.perf_counter()
