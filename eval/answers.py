@@ -186,7 +186,7 @@ def unsupported_sentences(answer: Answer, embed: Callable[[list[str]], Sequence[
 
     def verbatim(sentence: str, markers: list[int]) -> bool:
         # with or without a lead-in label ("Showing the episode's own words: ...", "Anthropic: ...")
-        texts = {_norm(t).rstrip(".!?") for t in (sentence, _LABEL.sub("", sentence))}
+        texts = {_norm(t).rstrip(".!?") for t in (sentence, _trim(_LABEL.sub("", sentence)))}  # label, then “
         return any(m in position and t in sources[position[m]] for m in markers for t in texts)
 
     open_claims = [(sentence, markers) for sentence, markers in claims if not verbatim(sentence, markers)]

@@ -60,6 +60,8 @@ def test_unsupported_sentences_as_the_guard_judges_them():
     embed = get_embeddings().embed_documents
     verbatim = answer("“RL and language models has finally worked.” [1]", SOURCE)
     assert unsupported_sentences(verbatim, embed) == (1, 0)
+    announced = answer("Showing the episode's own words: “RL and language models has finally worked.” [1]", SOURCE)
+    assert unsupported_sentences(announced, lambda texts: 1 / 0) == (1, 0)  # verbatim: no guard needed
     mixed = answer(
         "RL on language models has finally worked [1]. The moon is made of cheese [1]. Uncited claim.", SOURCE
     )
