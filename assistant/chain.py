@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -274,17 +274,13 @@ class EpisodeAssistant:
             return
         citer, shown, draft = Citer(p.result.hits, self.settings.episodes_dir), [], None
         for piece in p.answerer.stream(p.standalone, p.result.hits):
-            if not isinstance(piece, str):  # the Draft the sentences make up: notes, not_stated
+            if not isinstance(piece, str):  # the Draft the sentences make up (and its notes)
                 draft = piece
                 continue
             text = citer(piece)
             if text:
                 yield {"type": "token", "text": f" {text}" if shown else text}
                 shown.append(text)
-        if draft is not None and draft.not_stated and not shown:  # the answerer found no answer in the sources
-            decision = replace(p.decision, refused=True, reason=refusal.NOT_STATED, rule="answerer")
-            yield from _whole(self.refusal_answer(replace(p, decision=decision)))
-            return
         yield {"type": "answer", "answer": self._finish(p, " ".join(shown), citer, draft.notes if draft else [])}
 
     def as_runnable(self) -> Runnable:

@@ -226,16 +226,19 @@ def test_content_free_answer_falls_back():
     assert released[0] == FALLBACK_LEAD
 
 
-def test_not_stated_becomes_a_draft_marked_not_stated_and_shows_nothing():
-    released, draft = run("NOT STATED")
-    assert released == [] and draft.not_stated and draft.text == ""
-    released, draft = run("Not stated.")
-    assert released == [] and draft.not_stated
+def test_not_stated_is_no_refusal_but_the_episodes_own_words_with_a_note():
+    """Whether to answer was decided before the model was asked; its "NOT STATED" (7 of 48
+    answerable tune questions) only means it wrote nothing to show."""
+    for reply in ("NOT STATED", "Not stated."):
+        released, draft = run(reply)
+        assert released[0] == FALLBACK_LEAD and len(released) > 1
+        assert draft.notes == ["The model found no direct answer in the sources."]
+        assert "NOT STATED" not in draft.text.upper()
 
 
 def test_a_reply_that_starts_like_not_stated_is_still_checked():
     released, draft = run("Not all of it: software engineering is very verifiable [1].")
-    assert not draft.not_stated and released
+    assert released and "The model found no direct answer in the sources." not in draft.notes
 
 
 # --- a prompt injection inside a source -------------------------------------------------------------

@@ -28,7 +28,6 @@ class Draft:
 
     text: str
     notes: list[str] = field(default_factory=list)
-    not_stated: bool = False  # the answerer found that the sources do not answer the question
 
 
 class Answerer(ABC):

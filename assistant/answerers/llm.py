@@ -245,9 +245,12 @@ class LLMAnswerer(Answerer):
     def stream(self, question: str, sources: Sequence[Hit]) -> Iterator[str | Draft]:
         """Checked sentences as the model finishes them (markers into ``sources``), then the Draft.
 
-        Nothing the guard has not passed is yielded. A reply of "NOT STATED" ends in a Draft marked
-        ``not_stated`` before anything is shown; a reply with no sentence the sources support (or no
-        reply: a dead server, a timeout) is followed by the episode's own words, announced first."""
+        Nothing the guard has not passed is yielded. A reply of "NOT STATED", a reply with no
+        sentence the sources support, or no reply (a dead server, a timeout) is followed by the
+        episode's own words, announced first. "NOT STATED" is not a refusal: whether to answer was
+        decided before the model was asked (``assistant/refusal.py``), and on the eval's tune half the
+        bundled model said it to 7 of 48 answerable questions and to 2 of the 4 unanswerable ones the
+        refusal checks let through."""
         if not sources:
             yield Draft("")
             return
@@ -269,8 +272,7 @@ class LLMAnswerer(Answerer):
                     head += text
                     verdict = not_stated(head)
                     if verdict:
-                        yield Draft("", not_stated=True)
-                        return
+                        break
                     if verdict is None:
                         continue
                     text, head = head, None
@@ -283,10 +285,8 @@ class LLMAnswerer(Answerer):
                     raise TimeoutError(f"generation exceeded {self.timeout:g} s")
         except Exception as e:  # noqa: BLE001 - every failure becomes a note, never a traceback
             failure, complete = _describe(e, self._who(), self.timeout), False
-        if head and not_stated(head, final=True) and not failure:
-            yield Draft("", not_stated=True)
-            return
-        for sentence in guard.feed(head or "") + guard.finish(complete):
+        said_not_stated = bool(head) and not failure and bool(not_stated(head, final=True))
+        for sentence in guard.feed("" if said_not_stated else head or "") + guard.finish(complete):
             released.append(_renumber(sentence, order))
             yield released[-1]
         notes = []
@@ -303,6 +303,8 @@ class LLMAnswerer(Answerer):
             return
         if failure:
             note = f"LLM unavailable: {failure}."
+        elif said_not_stated:
+            note = "The model found no direct answer in the sources."
         elif not produced.strip():
             note = "The generated answer was empty."
         else:
