@@ -20,7 +20,7 @@ from ui import render
 from ui.app import create_app
 from ui.chat import history_turns
 
-from conftest import EPISODE_ID, ROOT, child_env
+from conftest import EPISODE_ID, ROOT, child_env, stop
 from ui_helpers import XSS, free_port, quote_citation, running_app, write_xss_episode
 
 RL = "What has changed in the past year with RL and language models?"
@@ -318,12 +318,7 @@ def test_serve_indexes_an_empty_store_and_honours_root_path(tmp_path):
         ).json()
         assert got["citations"][0]["id"] == "0123456789abcdef/quotes/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc, timeout=20)
 
 
 # --- the chat's HTML ------------------------------------------------------------------------------

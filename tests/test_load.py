@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import ROOT, child_env
+from conftest import ROOT, child_env, stop
 from ui_helpers import free_port
 
 BIN = Path(sys.executable).parent
@@ -100,13 +99,7 @@ def serving(store: Path | str, workdir: Path, env: dict | None = None, timeout: 
             time.sleep(0.3)
         yield url, log
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(15)
+        stop(proc)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ process's own writes. Extractive answerer throughout (deterministic, no model).
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import child_env
+from conftest import child_env, stop
 from ui_helpers import free_port
 
 BIN = Path(sys.executable).parent
@@ -109,17 +108,6 @@ def log_tail(path: Path, n: int = 3000) -> str:
         return path.read_text(errors="replace")[-n:]
     except OSError:
         return ""
-
-
-def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
-    """SIGTERM, then SIGKILL: the process and only it (each runs in its own session)."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
 
 
 @contextmanager
