@@ -138,24 +138,18 @@ def finished_sentences(text: str, final: bool = False) -> tuple[str, str]:
 
 
 # --- answer text: markdown out, spans checkable against their source ---------------------------------
-_HEADING_LINE = re.compile(r"^[ \t]*#+[^\n]*$", re.M)
 _BULLET = re.compile(r"^[ \t]*(?:[-*•+]|\d{1,2}[.)])[ \t]+", re.M)
 _EMPHASIS = re.compile(r"(\*\*|__|`)|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
 _LINK = re.compile(r"\[([^\]\n]+)\]\([^)\s]*\)")
 
 
-def plain(text: str, headings: bool = True) -> str:
+def plain(text: str) -> str:
     r"""Markdown removed, whitespace collapsed: what an answer may show of a source. Words are kept
     verbatim, so a span of ``plain(source)`` is still checkable against the source.
-    ``headings=False`` also drops heading lines (a heading is a title, not a statement).
 
     >>> plain("### 2. Insights\n*   **RL Success:** it *finally* works (see [paper](http://x)).")
     'Insights RL Success: it finally works (see paper).'
-    >>> plain("### 2. Insights\n* RL works.", headings=False)
-    'RL works.'
     """
-    if not headings:
-        text = _HEADING_LINE.sub("", text)
     text = re.sub(r"^[ \t]*#+[ \t]*", "", text, flags=re.M)
     text = _LINK.sub(r"\1", _BULLET.sub("", text))
     return re.sub(r"\s+", " ", _EMPHASIS.sub("", text)).strip()

@@ -66,14 +66,9 @@ COSINE_STRONG = 0.72
 OVERLAP_FLOOR = 0.5  # even a strong cosine needs this share of the sentence's words in the source
 MIN_WORDS = 3  # content words a sentence needs to be checkable at all ("Future House." is an answer, not a claim)
 ORDER_MAX = 0.55  # share of discordant word pairs (4+ shared words) above which words changed places
-# Which checks run (the calibration measures each one's effect).
-CHECK_ROLES = True  # the sentence's subject must not be what the source only compares with
-CHECK_ORDER = True
-CHECK_COMPARE = True
 ROLE_SLACK = 1  # words the statement may put between a subject's phrase and what the claim says of it,
 ROLE_SLACK_FAR = 3  # or this many when no clause boundary is among them ("thumbs up can be a pretty terrible")
-NOVEL_MAX = 1
-SUBJECT_NEW = True  # content words a sentence may use that its source never does (besides the neutral ones)
+NOVEL_MAX = 1  # content words a sentence may use that its source never does (besides the neutral ones)
 RELEVANT = 1  # anchor words the claim must repeat for a "not" of the statement to be about it
 ANCHOR = 3  # content words after a negation that say what it negates
 
@@ -93,7 +88,6 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # "lack", "unable" negate as surely as "not" ("models lack evidence" = "we don't have evidence"); "fail" is
 # a verb of its own ("you fail" is no negation of anything)
 _NEGATOR = frozenset("not no never none nothing nobody neither nor cannot without lack lacks lacking unable".split())
-_NEGATION = re.compile(r"\b(?:" + "|".join(sorted(_NEGATOR)) + r")\b|n't\b", re.I)
 # Numbers written as words: "fifty years" is not "five years", "billion" is not "trillion" ("one" is left
 # out: "one of my friends", "the one that" are no numbers).
 _NUMBER_WORDS = frozenset(
@@ -576,9 +570,6 @@ def negations_ok(claim: str, source: str, single: str) -> bool:
     return True
 
 
-_COMPARING = re.compile(r"\b(?:than|unlike|versus|vs|compared|rather|instead|as)\b", re.I)
-
-
 def _compared(text: str) -> set[str]:
     """Stems that ``text`` compares something with ("better than *everything else*")."""
     words = _WORD.findall(text.lower().replace("’", "'").replace("-", " "))
@@ -624,11 +615,7 @@ def order_ok(claim: str, statement: str) -> bool:
 
 
 def _roles_ok(claim: str, statement: str, source: str) -> bool:
-    return (
-        roles_ok(claim, statement, source)
-        and (not CHECK_COMPARE or comparison_ok(claim, statement))
-        and (not CHECK_ORDER or order_ok(claim, statement))
-    )
+    return roles_ok(claim, statement, source) and comparison_ok(claim, statement) and order_ok(claim, statement)
 
 
 def polarity_ok(claim: str, unit: str, source: str = "", single: str | None = None) -> bool:
@@ -752,7 +739,7 @@ def novelty(claim: str, statements: Sequence[str], source_words: Sequence[str]) 
         left = said[i - 1][0] if i > 0 else None
         right = said[j][0] if j < len(said) else None
         found, swap = max((replaces(t, left, right) for t in texts), default=(0, False))
-        if swap or (SUBJECT_NEW and i in _subject_span(claim)):
+        if swap or i in _subject_span(claim):
             replaced += j - i
         else:
             added += j - i
@@ -792,7 +779,7 @@ def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed |
                     overlap=len(words & source_words[j]) / len(words) if words else 0.0,
                     numbers_ok=numbers_ok(claim, texts[j]),
                     polarity_ok=polarity_ok(claim, unit_[1][best], texts[j], single),
-                    roles_ok=not CHECK_ROLES or _roles_ok(claim, single, texts[j]),
+                    roles_ok=_roles_ok(claim, single, texts[j]),
                     verdict=verdict,
                     words=len(words),
                     novel=novelty(claim, statements[j], source_words[j]),
@@ -808,10 +795,6 @@ class GuardResult:
     sentences: list[str] = field(default_factory=list)
     recited: int = 0
     dropped: list[str] = field(default_factory=list)
-
-    @property
-    def kept(self) -> int:
-        return len(self.sentences)
 
 
 def check(
