@@ -24,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
+from assistant.answerers import auto_choice  # noqa: E402
 from assistant.errors import QuestionError  # noqa: E402
 from assistant.query import Query  # noqa: E402
 from vectorstore.chunks import SECTION_BY_NAME  # noqa: E402
@@ -152,8 +153,6 @@ def answer_styles(settings) -> list[tuple[str, str]]:
 def default_style(settings, default_answerer: str) -> str:
     if default_answerer != "auto":
         return default_answerer
-    from assistant.answerers import auto_choice
-
     return auto_choice(settings)
 
 

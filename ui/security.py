@@ -229,18 +229,19 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-_TOKEN_IN_LINE = re.compile(rf"([?&]{TOKEN_PARAM}=)[^&\s\"]*")
+_TOKEN_MARK = f"{TOKEN_PARAM}="
+_TOKEN_IN_LINE = re.compile(rf"([?&]{_TOKEN_MARK})[^&\s\"]*")
 
 
 class RedactToken(logging.Filter):
     """Access-log lines show ``?token=[redacted]`` (uvicorn logs the path with its query)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "token=" in a for a in record.args):
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and _TOKEN_MARK in a for a in record.args):
             record.args = tuple(
                 _TOKEN_IN_LINE.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args
             )
-        elif isinstance(record.msg, str) and "token=" in record.msg:
+        elif isinstance(record.msg, str) and _TOKEN_MARK in record.msg:
             record.msg = _TOKEN_IN_LINE.sub(r"\1[redacted]", record.msg)
         return True
 
