@@ -61,7 +61,7 @@ import numpy as np
 from ..retriever import Hit
 from ..text import ELLIPSIS, plain, split_sentences, tokenize
 from .base import Answerer, Draft
-from .guard import addresses_reader, support_matrix
+from .guard import addresses_reader, before_stop, support_matrix
 from .vectors import Embed, unit
 from .vectors import embed as default_embed
 
@@ -127,19 +127,12 @@ class Passage:
         if self.section == "companies" and self.name:
             if self.window:  # the speakers' words around the name
                 return f"{self.name}: “{self.text}” {mark}"
-            return f"{self.name}: {_before_stop(self.text, mark)}"
-        return _before_stop(self.text, mark)
+            return f"{self.name}: {before_stop(self.text, mark)}"
+        return before_stop(self.text, mark)
 
     @property
     def embed_text(self) -> str:
         return f"{self.name}: {self.text}" if self.name else self.text
-
-
-def _before_stop(text: str, mark: str) -> str:
-    """``"It works." + [1]`` -> ``"It works [1]."``: the marker stays inside its sentence."""
-    if text[-1:] in ".!?":
-        return f"{text[:-1]} {mark}{text[-1]}"
-    return f"{text} {mark}."
 
 
 def trim_window(text: str) -> str:

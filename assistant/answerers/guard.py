@@ -831,13 +831,20 @@ def check(
             backing = [j for j in quotes if j < len(sources) and row[j].passes]
             if backing:
                 markers.append(max(backing, key=lambda j: row[j].strength) + 1)
-        body, end = (claim.text[:-1], claim.text[-1]) if claim.text[-1] in ".!?" else (claim.text, ".")
-        sentence = f"{body} {''.join(f'[{n}]' for n in markers)}{end}"
+        body = claim.text[:-1] if claim.text[-1] in ".!?" else claim.text
+        sentence = before_stop(claim.text, "".join(f"[{n}]" for n in markers))
         if body.lower() not in seen:
             seen.add(body.lower())
             result.sentences.append(sentence)
     result.text = " ".join(result.sentences)
     return result
+
+
+def before_stop(text: str, mark: str) -> str:
+    """``"It works." + [1]`` -> ``"It works [1]."``: the marker stays inside its sentence."""
+    if text[-1:] in ".!?":
+        return f"{text[:-1]} {mark}{text[-1]}"
+    return f"{text} {mark}."
 
 
 class SentenceGuard:
