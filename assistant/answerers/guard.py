@@ -727,6 +727,7 @@ def novelty(claim: str, statements: Sequence[str], source_words: Sequence[str]) 
             return 1, foreign(stated[max(0, at_right[-1] - (2 if left is None else 1)) : at_right[-1]])
         return 0, False
 
+    subject = _subject_span(claim)
     added = replaced = 0
     i = 0
     while i < len(said):
@@ -739,7 +740,7 @@ def novelty(claim: str, statements: Sequence[str], source_words: Sequence[str]) 
         left = said[i - 1][0] if i > 0 else None
         right = said[j][0] if j < len(said) else None
         found, swap = max((replaces(t, left, right) for t in texts), default=(0, False))
-        if swap or i in _subject_span(claim):
+        if swap or i in subject:
             replaced += j - i
         else:
             added += j - i
