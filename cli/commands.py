@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.errors import QuestionError, UserError
+from assistant.errors import UserError
 from assistant.query import Query
 from vectorstore.chunks import SECTIONS
 from vectorstore.filters import SearchFilter
@@ -121,11 +121,9 @@ def make_assistant(settings):
 def cmd_retrieve(args, settings) -> int:
     assistant = make_assistant(settings)
     assistant.retriever.mode = args.retriever
-    try:  # the same checks as ask: a question of words, an indexed episode
-        args.question = assistant.check_question(args.question)
-        assistant.check_episode(args.episode)
-    except QuestionError as e:
-        raise UserError(str(e)) from None
+    # the same checks as ask: a question of words, an indexed episode
+    args.question = assistant.check_question(args.question)
+    assistant.check_episode(args.episode)
     flt = SearchFilter(
         episode=args.episode, sections=tuple(args.sections) if args.sections else None, min_relevance=args.min_relevance
     )
@@ -165,19 +163,16 @@ def cmd_ask(args, settings) -> int:
     assistant = make_assistant(settings)
     query = Query(args.question, load_history(args.history), args.episode, args.answerer, args.sections)
     live = assistant.answerer(query.answerer).streams_tokens  # worth showing as it is produced
-    try:
-        if args.json:
-            print_json(assistant.ask(query).to_dict())
-            return 0
-        answer = None
-        for event in assistant.stream(query):
-            if event["type"] == "token" and live:
-                sys.stdout.write(event["text"])
-                sys.stdout.flush()
-            elif event["type"] == "answer":
-                answer = event["answer"]
-    except QuestionError as e:
-        raise UserError(str(e)) from None
+    if args.json:
+        print_json(assistant.ask(query).to_dict())
+        return 0
+    answer = None
+    for event in assistant.stream(query):
+        if event["type"] == "token" and live:
+            sys.stdout.write(event["text"])
+            sys.stdout.flush()
+        elif event["type"] == "answer":
+            answer = event["answer"]
     print_answer(answer, streamed=live)
     return 0
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from assistant.answerers import ANSWERER_NAMES
-from assistant.errors import UserError
+from assistant.errors import QuestionError, UserError
 from vectorstore.chunks import SECTIONS
 from vectorstore.config import load_settings
 
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args, settings) or 0)
-    except UserError as e:
+    except (UserError, QuestionError) as e:  # a bad question is the user's to fix, like a bad flag
         print(f"episode-assistant: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
