@@ -31,11 +31,11 @@ DEFAULT_QUESTIONS = [
     "If things unfold the way they describe, what ends up being the scarcest, most precious resource?",
 ]
 WARMUP_QUESTION = "What is RL from verifiable rewards?"
-# notes that say the model's text was not what the user got
-_FELL_BACK = ("LLM unavailable", "No generated sentence", "The generated answer was empty")
 
 
 def _timed_ask(assistant, question: str, answerer: str) -> dict:
+    from assistant.answerers.llm import FALLBACK_NOTES  # notes: the user got the episode's words, not the model's
+
     started = time.perf_counter()
     first = None
     answer = None
@@ -50,7 +50,7 @@ def _timed_ask(assistant, question: str, answerer: str) -> dict:
         "ttfs_s": round(first if first is not None else total, 3),
         "total_s": round(total, 3),
         "refused": answer.refused,
-        "fell_back": any(n.startswith(_FELL_BACK) for n in answer.notes),
+        "fell_back": any(n.startswith(FALLBACK_NOTES) for n in answer.notes),
         "citations": [c.id for c in answer.citations],
         "notes": list(answer.notes),
     }
@@ -60,7 +60,7 @@ def _stat(rows: list[dict], key: str, q: float) -> float | None:
     return round(float(np.percentile([r[key] for r in rows], q)), 3) if rows else None
 
 
-def bench_first_sentence(questions: list[str], answerer: str, settings=None, warm_up: bool = True) -> dict:
+def bench_first_sentence(questions: list[str], answerer: str, settings=None) -> dict:
     """Time to first released sentence and to the final answer (median and p95) for ``answerer``.
 
     ``settings`` selects the store (default: the configured one). Sentence vectors start cold; the
@@ -73,7 +73,7 @@ def bench_first_sentence(questions: list[str], answerer: str, settings=None, war
     assistant = EpisodeAssistant(settings or load_settings())
     if assistant.store.count() == 0:  # every question would be refused: nothing to measure
         return {"skipped": f"the store at {assistant.settings.store_label} is empty; ingest the episodes first"}
-    warmup = _timed_ask(assistant, WARMUP_QUESTION, answerer) if warm_up else None
+    warmup = _timed_ask(assistant, WARMUP_QUESTION, answerer)
     runs = [_timed_ask(assistant, q, answerer) for q in questions]
     answered = [r for r in runs if not r["refused"]]
     return {
@@ -81,7 +81,7 @@ def bench_first_sentence(questions: list[str], answerer: str, settings=None, war
         "questions": len(runs),
         "answered": len(answered),
         "fell_back": sum(r["fell_back"] for r in answered),
-        "warmup_total_s": warmup["total_s"] if warmup else None,  # includes starting a local server
+        "warmup_total_s": warmup["total_s"],  # includes starting a local server
         "ttfs_median_s": _stat(answered, "ttfs_s", 50),
         "ttfs_p95_s": _stat(answered, "ttfs_s", 95),
         "total_median_s": _stat(answered, "total_s", 50),

@@ -58,6 +58,12 @@ SYSTEM_PROMPT = (
 NOT_STATED = "NOT STATED"  # the model's way of saying the sources do not answer the question
 # a fallback is announced before its text, in the user's words
 FALLBACK_LEAD = "Showing the episode's own words:"
+# the notes that come with the episode's own words instead of the model's (a benchmark counts them)
+UNAVAILABLE = "LLM unavailable"
+FOUND_NOTHING = "The model found no direct answer in the sources."
+EMPTY = "The generated answer was empty."
+UNSUPPORTED = "No generated sentence was supported by the sources."
+FALLBACK_NOTES = (UNAVAILABLE, FOUND_NOTHING, EMPTY, UNSUPPORTED)
 _MARKER = re.compile(r"\[(\d+)\]")
 # A follow-up keeps its own subject: every word stays, only a word pointing back is resolved -- to the
 # earlier *question* (an answer-based rewrite repeats the earlier answer); "they" means the guests.
@@ -302,13 +308,13 @@ class LLMAnswerer(Answerer):
             yield Draft(" ".join(released), notes)
             return
         if failure:
-            note = f"LLM unavailable: {failure}."
+            note = f"{UNAVAILABLE}: {failure}."
         elif said_not_stated:
-            note = "The model found no direct answer in the sources."
+            note = FOUND_NOTHING
         elif not produced.strip():
-            note = "The generated answer was empty."
+            note = EMPTY
         else:
-            note = "No generated sentence was supported by the sources."
+            note = UNSUPPORTED
         own_words = ExtractiveAnswerer().compose(question, sources)
         if own_words:
             own_words = [FALLBACK_LEAD, *own_words]
