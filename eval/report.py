@@ -404,13 +404,6 @@ def print_summary(result: dict, calibration: bool = False) -> None:
         for label, cells in answer_rows(result):
             table.add_row(label, *cells)
         console.print(table)
-    else:  # a result from before per-answerer figures
-        r = result["refusal"]
-        console.print(
-            f"refused: unanswerable {r['unanswerable_refused']}/{r['unanswerable']}, "
-            f"answerable {r['answerable_refused']}/{r['answerable']} · citations valid "
-            f"{result['citations_valid']:.1%} · answer points {result['answer_points']:.1%}"
-        )
     if result.get("comparison"):
         _comparison_console(console, result)
     if calibration:

@@ -24,7 +24,7 @@ from assistant.retriever import HybridRetriever
 from vectorstore.config import Settings
 from vectorstore.filters import SearchFilter
 
-from .answers import answer_figures, check_answers, point_covered  # noqa: F401  (point_covered: API)
+from .answers import answer_figures, check_answers
 from .compare import baseline_tests
 from .corpus import Corpus, EvalError, open_corpus  # noqa: F401  (EvalError: API)
 from .measures import aggregate, score
