@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -27,7 +27,7 @@ from vectorstore.filters import SearchFilter
 from vectorstore.store import EpisodeStore
 from vectorstore.verify import citation_is_valid
 
-from . import followup, refusal
+from . import followup, overview, refusal
 from .answer import Answer, Citation
 from .answerers import Answerer, get_answerer
 from .errors import QuestionError
@@ -199,6 +199,17 @@ class EpisodeAssistant:
         flt = SearchFilter(episode=query.episode, sections=query.sections)
         return self.retriever.search(standalone, flt=flt), flt
 
+    def overview_sources(self, question: str, standalone: str, result: SearchResult, flt: SearchFilter) -> list[Hit]:
+        """The episode's summary, in order, when the question asks about the episode as a whole
+        (``assistant.overview``) -- the filtered episode, else the one the search found first. Empty
+        for any other question, a follow-up, a search limited to other sections, or no summary."""
+        if standalone != question or overview.intent(question) is None:
+            return []
+        if flt.sections is not None and overview.SECTION not in flt.sections:
+            return []
+        episode = flt.episode or next((h.metadata.get("episode_id") for h in result.hits), None)
+        return overview.summary_hits(self.store, episode) if episode else []
+
     def refusal_answer(self, prepared: Prepared) -> Answer:
         """The refusal: off topic (which episode, nothing cited) or not stated (what is missing,
         then the closest the episode says, cited); both with questions the episode does answer."""
@@ -237,6 +248,18 @@ class EpisodeAssistant:
         self.check_episode(query.episode)
         result, flt = self.retrieve(standalone, query)
         s = self.settings
+        summary = self.overview_sources(question, standalone, result, flt)
+        if summary:  # a question about the whole episode: its summary answers it, never a refusal
+            result = replace(result, hits=overview.with_summary_first(summary, result.hits))
+            return Prepared(
+                query,
+                question,
+                impl,
+                standalone,
+                result,
+                flt,
+                refusal.RefusalDecision(False, result.top_dense, s.refusal_threshold),
+            )
         lex = refusal.lexicon(self.retriever, flt.episode) if s.refusal_not_stated else None
         passages = refusal.Passages(self.retriever.bm25_index(), flt, lex) if lex is not None else None
         decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources, passages)

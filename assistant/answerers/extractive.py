@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import overview
 from ..retriever import Hit
 from ..text import ELLIPSIS, plain, split_sentences, tokenize
 from .base import Answerer, Draft
@@ -74,6 +75,9 @@ MAX_SOURCES = 8
 DANGLING_WORDS = 12
 _DANGLING = re.compile(r"(?:and|so|but|or|because|which|that|this|it|they|he|she|then)\b", re.I)
 MAX_RUNS = 4  # passages shown (a quote's sentences with a gap between them are two)
+# "What are the key takeaways?" is answered with a summary section's points, the first sentence of
+# each bullet: 40-45 words each here, so 80 words would show one point of three.
+TAKEAWAYS_WORD_BUDGET = 120
 
 # A sentence scores its cosine to the question, plus (weights chosen on the eval's tune half; the
 # module docstring has the numbers)
@@ -226,6 +230,9 @@ class ExtractiveAnswerer(Answerer):
 
     def compose(self, question: str, sources: Sequence[Hit]) -> list[str]:
         """The answer's passages, lead first, each with its ``[n]`` marker."""
+        summarised = self.overview(question, sources)
+        if summarised:
+            return [p.render() for p in summarised]
         shown = runs(self.choose(question, sources))
         if shown and shown[0].section != "quotes":
             # written analysis leads; a speaker quote shown below that says the same is its proof too
@@ -291,6 +298,39 @@ class ExtractiveAnswerer(Answerer):
             used += cost
         return [cands[k] for k in picked]
 
+    def overview(self, question: str, sources: Sequence[Hit]) -> list[Passage]:
+        """A question about the whole episode (``assistant.overview``), answered from the summary among
+        ``sources`` in the summary's order: its opening paragraph and focus ("what is it about?"), or
+        the first sentence of each point of the section closest to the question ("key takeaways?").
+        Empty when the question is not such a question or the sources hold no summary."""
+        kind = overview.intent(question)
+        summary = sorted(
+            (i for i, h in enumerate(sources) if h.metadata.get("section") == overview.SECTION),
+            key=lambda i: int(sources[i].metadata.get("index", 0)),
+        )
+        if kind is None or not summary:
+            return []
+        if kind == overview.TAKEAWAYS:
+            listed = [i for i in summary if overview.bullets(sources[i].text)]
+            if listed:
+                titles = [overview.heading(sources[i]) or plain(sources[i].text)[:80] for i in listed]
+                vecs = unit(np.asarray(self._embed([question, *titles]), dtype=float))
+                best = listed[int(np.argmax(vecs[1:] @ vecs[0]))]
+                points = [split_sentences(plain(b))[0] for b in overview.bullets(sources[best].text)]
+                return _while_words_last(
+                    [Passage(best, t, overview.SECTION, j, j) for j, t in enumerate(points)], TAKEAWAYS_WORD_BUDGET
+                )
+        # the opening paragraph (who, how long, on what), then -- unless the question asks only who
+        # is on or how long it runs -- the first section (the focus)
+        opening_only = re.match(r"\W*(?:who|how long)\b", question, re.I)
+        cands = [
+            Passage(i, s, overview.SECTION, j, j)
+            for i in summary[: 1 if opening_only else 2]
+            for j, s in enumerate(plain(x) for x in split_sentences(plain_blocks(sources[i].text)))
+            if s and not addresses_reader(s)
+        ]
+        return _while_words_last(cands, WORD_BUDGET)
+
     @staticmethod
     def dangles(p: Passage, shown: Sequence[Passage]) -> bool:
         """``p`` would be shown without the sentence its opening word points back to."""
@@ -317,3 +357,14 @@ class ExtractiveAnswerer(Answerer):
         sentences = self.compose(question, sources)
         yield from sentences
         yield Draft(" ".join(sentences))
+
+
+def _while_words_last(passages_in_order: Sequence[Passage], budget: int) -> list[Passage]:
+    """The passages in their order up to the first that would pass ``budget`` words (the first one
+    always: an answer of one long sentence beats none)."""
+    out: list[Passage] = []
+    for p in passages_in_order:
+        if out and sum(q.words for q in out) + p.words > budget:
+            break
+        out.append(p)
+    return out

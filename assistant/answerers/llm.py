@@ -63,6 +63,8 @@ UNAVAILABLE = "LLM unavailable"
 FOUND_NOTHING = "The model found no direct answer in the sources."
 EMPTY = "The generated answer was empty."
 UNSUPPORTED = "No generated sentence was supported by the sources."
+# a question about the whole episode is answered with its summary's own words, not the model's
+OVERVIEW = "A question about the whole episode is answered with its summary's own words."
 FALLBACK_NOTES = (UNAVAILABLE, FOUND_NOTHING, EMPTY, UNSUPPORTED)
 _MARKER = re.compile(r"\[(\d+)\]")
 # A follow-up keeps its own subject: every word stays, only a word pointing back is resolved -- to the
@@ -259,6 +261,11 @@ class LLMAnswerer(Answerer):
         refusal checks let through."""
         if not sources:
             yield Draft("")
+            return
+        summarised = [p.render() for p in ExtractiveAnswerer().overview(question, sources)]
+        if summarised:  # the episode's own overview: rewording it loses facts (assistant/overview.py)
+            yield from summarised
+            yield Draft(" ".join(summarised), [OVERVIEW])
             return
         sources = list(sources)
         order = prompt_order(sources)

@@ -1,0 +1,149 @@
+"""Questions about the whole episode ("what is it about?", "key takeaways?", "who are the guests?")
+are answered from the episode's summary in its own order; questions with a subject are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import overview
+from assistant.answerers.extractive import TAKEAWAYS_WORD_BUDGET, WORD_BUDGET, ExtractiveAnswerer
+from assistant.chain import EpisodeAssistant
+from assistant.query import Query
+from assistant.retriever import Hit
+
+from conftest import EPISODE_ID
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("What is this episode about?", overview.ABOUT),
+        ("what's the podcast about", overview.ABOUT),
+        ("Give me the gist: what's the episode mainly about?", overview.ABOUT),
+        ("Summarize the episode", overview.ABOUT),
+        ("tl;dr?", overview.ABOUT),
+        ("who are the guests?", overview.ABOUT),
+        ("Who's on the show?", overview.ABOUT),
+        ("How long is the episode?", overview.ABOUT),
+        ("What do they talk about?", overview.ABOUT),
+        ("What are the key takeaways?", overview.TAKEAWAYS),
+        ("What are the main technical takeaways?", overview.TAKEAWAYS),
+        ("main points?", overview.TAKEAWAYS),
+    ],
+)
+def test_overview_questions(question, kind):
+    assert overview.intent(question) == kind
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who is the host of the show?",  # no overview cue: a "not stated" refusal, not the summary
+        "What does the summary say about DeepSeek?",  # a subject to search for
+        "main points about interpretability?",
+        "What do they say about the long time-horizon problem?",
+        "How long until agents do a day of work?",
+        "Which companies and people does the recap single out?",
+    ],
+)
+def test_questions_with_a_subject_are_not_overview_questions(question):
+    assert overview.intent(question) is None
+
+
+def _summary(index: int, text: str) -> Hit:
+    return Hit(f"e/summary/{index}", text, {"section": "summary", "index": index})
+
+
+SUMMARY = [
+    _summary(0, "## Podcast Summary: RL\n\nThis 90-minute episode features Ann and Bo on RL. They revisit last year."),
+    _summary(1, "### 1. Focus Area\nThe primary focus is RL from verifiable rewards. It covers agents."),
+    _summary(
+        2,
+        "### 2. Key Technical Insights\n\n*   **RL works:** RL now reaches expert reliability. More detail here.\n\n"
+        "*   **Context:** The bottleneck is context now. Also memory.",
+    ),
+    _summary(3, "### 3. Business/Investment Angle\n\n*   **Agents:** Coding agents will be common by 2026."),
+]
+
+
+def test_about_leads_with_the_opening_paragraph_then_the_focus():
+    quote = Hit("e/quotes/1", "Something a speaker said about RL and the episode.", {"section": "quotes"})
+    # the search's order does not matter: the summary is read in its own order
+    text = ExtractiveAnswerer().answer("What is this episode about?", [quote, *reversed(SUMMARY)]).text
+    assert text.startswith("This 90-minute episode features Ann and Bo on RL [5].")
+    assert "The primary focus is RL from verifiable rewards [4]." in text
+    assert "speaker" not in text and "Key Technical" not in text
+
+
+def test_who_and_how_long_get_only_the_opening_paragraph():
+    text = ExtractiveAnswerer().answer("Who are the guests?", SUMMARY).text
+    assert "Ann and Bo" in text and "primary focus" not in text
+
+
+def test_takeaways_are_the_first_sentence_of_each_point_of_the_closest_section():
+    answerer = ExtractiveAnswerer()
+    technical = answerer.answer("What are the key technical takeaways?", SUMMARY).text
+    assert technical == "RL works: RL now reaches expert reliability [3]. Context: The bottleneck is context now [3]."
+    business = answerer.answer("What are the business takeaways?", SUMMARY).text
+    assert business == "Agents: Coding agents will be common by 2026 [4]."
+
+
+def test_an_overview_question_without_a_summary_is_answered_as_usual():
+    quote = Hit("e/quotes/1", "This episode is about RL finally working for language models.", {"section": "quotes"})
+    assert ExtractiveAnswerer().answer("What is this episode about?", [quote]).text.startswith("“This episode")
+
+
+@pytest.fixture(scope="module")
+def bot(indexed_settings):
+    return EpisodeAssistant(indexed_settings.model_copy(update={"answerer": "extractive"}))
+
+
+def test_the_bundled_episode_about(bot):
+    a = bot.ask("What is this episode about?")
+    assert not a.refused
+    assert [c.id for c in a.citations] == [f"{EPISODE_ID}/summary/0", f"{EPISODE_ID}/summary/1"]
+    assert "Sholto Douglas and Trenton Bricken" in a.answer and "Target Audience" not in a.answer
+    assert len(a.answer.split()) <= WORD_BUDGET + len(a.citations)
+    assert all(bot.verify(c) for c in a.citations)
+
+
+def test_the_bundled_episode_takeaways_are_not_refused(bot):
+    # before: refused as off topic (no chunk is close to "key takeaways")
+    a = bot.ask("What are the key takeaways?")
+    assert not a.refused and a.reason is None
+    assert [c.id for c in a.citations] == [f"{EPISODE_ID}/summary/2"]
+    assert a.answer.startswith("RL Success in Verifiable Domains: The biggest change in the past year")
+    assert "Limitation Shift from Reliability to Context/Scope" in a.answer
+    assert len(a.answer.split()) <= TAKEAWAYS_WORD_BUDGET + 3
+
+
+def test_a_question_with_a_subject_is_still_searched_and_refused_when_not_stated(bot):
+    a = bot.ask("Who is the host of the show?")
+    assert a.refused and a.reason == "not_stated"
+
+
+def test_sections_without_the_summary_and_follow_ups_are_searched(bot):
+    limited = bot.ask(Query("What is this episode about?", sections=("quotes",)))
+    assert all(c.section == "quotes" for c in limited.citations)
+    history = [{"user": "What do they say about DeepSeek?", "assistant": "They reached the frontier [1]."}]
+    follow = bot.ask(Query("and the main points?", history=history))
+    assert follow.standalone_question != "and the main points?"
+    assert not any(c.id == f"{EPISODE_ID}/summary/2" for c in follow.citations[:1])
+
+
+def test_the_llm_answerer_shows_the_summary_for_an_overview_question(indexed_settings, monkeypatch):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from assistant.answerers import llm as llm_module
+    from assistant.answerers.llm import OVERVIEW, LLMAnswerer
+
+    chat = FakeListChatModel(responses=["Anthropic and OpenAI are now affiliated with Anthropic [1]."])
+    answerer = LLMAnswerer(indexed_settings, chat_model=chat)
+    monkeypatch.setattr("assistant.chain.get_answerer", lambda name, settings: answerer)
+    monkeypatch.setattr(llm_module, "_local_server", lambda path: pytest.fail("the local model was started"))
+    bot = EpisodeAssistant(indexed_settings)
+    events = list(bot.stream("What is this episode about?", answerer="llm"))
+    a = events[-1]["answer"]
+    assert "affiliated" not in a.answer and a.answer.startswith("This 144-minute episode features")
+    assert a.notes == [OVERVIEW]
+    assert "".join(e["text"] for e in events if e["type"] == "token") == a.answer  # streamed = final
