@@ -179,9 +179,10 @@ def cmd_ask(args, settings) -> int:
 
 def print_answer(answer, streamed: bool = False) -> None:
     out = console()
-    if streamed:
-        out.print("\n")  # the final, checked text replaces what was streamed
-    out.print(("[bold yellow]" if answer.refused else "[bold]") + escape(answer.answer))
+    if streamed:  # what was streamed is the answer already (only checked sentences are streamed)
+        out.print()
+    else:
+        out.print(("[bold yellow]" if answer.refused else "[bold]") + escape(answer.answer))
     for note in answer.notes:
         out.print(f"[dim]note: {escape(note)}")
     for suggestion in answer.suggestions:  # offered with a refusal
