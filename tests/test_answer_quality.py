@@ -314,19 +314,3 @@ def test_an_injected_sentence_never_reaches_the_sse_stream(injected):
     tokens = "".join(d["text"] for d in data if d.get("type") == "token")
     final = next(d["answer"] for d in data if d.get("type") == "answer")
     assert tokens == final["answer"] and "two hours after sunset" in tokens
-
-
-def test_an_entity_mention_leads_only_when_the_question_asks_for_a_name_or_names_it():
-    stanford = Hit(
-        "e/companies/9",
-        "Referenced for a hypothetical experiment showing emergent generalization in models.",
-        {"section": "companies", "name": "Stanford researchers"},
-    )
-    quote = Hit(
-        "e/quotes/3", "Models could run a bunch of research experiments in parallel soon.", {"section": "quotes"}
-    )
-    answerer = ExtractiveAnswerer()
-    # "research" is in the question, but the mention is about Stanford's researchers, not the question
-    assert answerer.answer("Could models speed up AI research itself?", [stanford, quote]).text.startswith("“Models")
-    assert answerer.answer("Which researchers ran that experiment?", [stanford, quote]).text.startswith("Stanford")
-    assert answerer.answer("What about the Stanford researchers?", [stanford, quote]).text.startswith("Stanford")

@@ -39,11 +39,6 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
 - After an entity mention, other entities' mentions may follow (relevance >= 0.5 of their own), and
   mentions of different entities are never taken as repeats of each other: 0.56 -> 0.59 ("which
   companies use them?" now lists Notion, Ramp and Replicate; a 0.3-0.6 bar gives the same 0.59).
-- An entity mention leads only an answer to a question that asks for a name or names the entity
-  (``may_lead``): coverage unchanged (0.63 with the overview answers), but "Could AI models speed up AI
-  research itself?" no longer opens on "Stanford researchers: Referenced for a hypothetical
-  experiment..." nor "What do they say about DeepSeek?" on "Claude 3: Mentioned in comparison to
-  DeepSeek's timeline".
 - Tried and left out (tune coverage, against 0.55 at the time): weights fitted by logistic
   regression on which sentences cover a point (AUC 0.80, 0.44-0.47 in the answer) and 200 random
   weight sets (none above the hand-set ones; +-0.02 is noise at 100 points); a bonus for sentences
@@ -288,8 +283,6 @@ class ExtractiveAnswerer(Answerer):
                 continue
             if picked and p.source not in shown and not self.may_follow(p, cands[picked[0]], len(shown)):
                 continue
-            if not picked and not may_lead(p, question):
-                continue
             if picked and self.dangles(p, [cands[j] for j in picked]):
                 continue
             # a repeat of what is shown (by meaning, or by words: an entity's window of a shown quote);
@@ -364,23 +357,6 @@ class ExtractiveAnswerer(Answerer):
         sentences = self.compose(question, sources)
         yield from sentences
         yield Draft(" ".join(sentences))
-
-
-_ASKS_FOR_A_NAME = re.compile(
-    r"\b(?:who|whom|whose|which|name)\b"
-    r"|\bwhat (?:company|companies|sponsor|lab|firm|startup|person|people|paper|product|tool)",
-    re.I,
-)
-
-
-def may_lead(p: Passage, question: str) -> bool:
-    """An entity mention says what the episode says about *that* entity: it leads only an answer to
-    a question that asks for a name ("whose lab...?", "which sponsor...?") or names the entity (every
-    word of its name but a number: "Claude" names "Claude 3")."""
-    if p.section != "companies" or not p.name:
-        return True
-    name = {w for w in tokenize(p.name) if not w.isdigit()}  # "Claude 3" is named by "Claude"
-    return bool(_ASKS_FOR_A_NAME.search(question)) or (bool(name) and name <= set(tokenize(question)))
 
 
 def _while_words_last(passages_in_order: Sequence[Passage], budget: int) -> list[Passage]:
