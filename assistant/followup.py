@@ -4,6 +4,8 @@ A question is a follow-up when there is history and it leans on it: it has no co
 own ("by when?", "why?"), opens with a connective ("and", "so", "what about", "by when"...), or is
 short and refers back with a pronoun ("it", "that", "them", "then"...). "They" is not such a pronoun
 here: in "What do they predict about agents?" it means the guests, and the question stands on its own.
+A question about the whole episode ("who's on the show?", "key takeaways?": ``assistant.overview``)
+stands on its own too, unless it opens with a connective or points back ("and the main points?").
 
 The rewrite keeps every word of the follow-up and adds the *earlier question* -- the last user
 question that was not itself a follow-up -- as what "that", "it", "them" refer to: "by when do they
@@ -55,6 +57,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from . import overview
 from .text import STOP_WORDS, tokenize
 
 _CONNECTIVE = re.compile(
@@ -85,12 +88,14 @@ def _turns(history: Iterable[Mapping] | None) -> list[dict]:
 def is_followup(question: str, history: Iterable[Mapping] | None) -> bool:
     if not _turns(history):
         return False
+    if _CONNECTIVE.match(question):
+        return True
+    if overview.intent(question) and not _BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)):
+        return False  # "who's on the show?", "key takeaways?": the whole episode, whatever came before
     content = tokenize(question)
     if not content:
         return True
-    return bool(_CONNECTIVE.match(question)) or (
-        len(content) <= MAX_BACK_REFERENCE_WORDS and bool(_BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)))
-    )
+    return len(content) <= MAX_BACK_REFERENCE_WORDS and bool(_BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)))
 
 
 def subject_of(history: Iterable[Mapping]) -> str | None:

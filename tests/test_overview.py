@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import overview
+from assistant import followup, overview
 from assistant.answerers.extractive import TAKEAWAYS_WORD_BUDGET, WORD_BUDGET, ExtractiveAnswerer
 from assistant.chain import EpisodeAssistant
 from assistant.query import Query
@@ -147,3 +147,13 @@ def test_the_llm_answerer_shows_the_summary_for_an_overview_question(indexed_set
     assert "affiliated" not in a.answer and a.answer.startswith("This 144-minute episode features")
     assert a.notes == [OVERVIEW]
     assert "".join(e["text"] for e in events if e["type"] == "token") == a.answer  # streamed = final
+
+
+def test_an_overview_question_after_others_is_not_a_follow_up(bot):
+    # seen in the chat: "who's on the show?" after "key takeaways?" has no content word of its own (all
+    # stop words), so it was taken as a follow-up and answered with the earlier answer's subject
+    history = [{"user": "key takeaways?", "assistant": "RL Success in Verifiable Domains: ... [1]."}]
+    a = bot.ask(Query("who's on the show?", history=history))
+    assert a.standalone_question == "who's on the show?"
+    assert [c.id for c in a.citations] == [f"{EPISODE_ID}/summary/0"] and "Sholto Douglas" in a.answer
+    assert followup.is_followup("and the main points?", history)  # a connective still leans on the history
