@@ -314,3 +314,11 @@ def test_an_injected_sentence_never_reaches_the_sse_stream(injected):
     tokens = "".join(d["text"] for d in data if d.get("type") == "token")
     final = next(d["answer"] for d in data if d.get("type") == "answer")
     assert tokens == final["answer"] and "two hours after sunset" in tokens
+
+
+def test_opinion_framing_words_are_not_the_subject():
+    # seen: "How do they feel about AI 2027?" was answered with "I feel like I would succeed at the median."
+    on_topic = Hit("e/quotes/1", "Daniel's AI 2027 scenario goes off the rails in latent space.", {"section": "quotes"})
+    framing = Hit("e/quotes/2", "I feel like I would like succeed at the median, I feel.", {"section": "quotes"})
+    text = ExtractiveAnswerer().answer("How do they feel about AI 2027?", [framing, on_topic]).text
+    assert text.startswith("“Daniel's AI 2027") and "median" not in text

@@ -102,6 +102,10 @@ MMR = 0.3
 REDUNDANT_COSINE = 0.85
 REDUNDANT_WORDS = 0.8
 
+# words that frame a question for an opinion rather than name its subject: a sentence sharing them
+# ("I feel like I would succeed at the median") shares nothing with "How do they feel about AI 2027?"
+_FRAMING = frozenset(tokenize("feel feels felt feeling believe believes opinion opinions thoughts stance"))
+
 _SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*(?=\s|$)")
 
 
@@ -253,6 +257,7 @@ class ExtractiveAnswerer(Answerer):
         vecs = unit(np.asarray(self._embed([question] + [p.embed_text for p in cands]), dtype=float))
         q, pv = vecs[0], vecs[1:]
         qwords = set(tokenize(question))
+        qwords = (qwords - _FRAMING) or qwords  # "how do they feel about X?" asks about X, not feelings
         for p, v in zip(cands, pv):
             lexical = len(qwords & set(tokenize(p.embed_text))) / len(qwords) if qwords else 0.0
             p.relevance = float(v @ q) + W_LEXICAL * lexical
