@@ -192,7 +192,9 @@ class EpisodeAssistant:
     def standalone(self, question: str, history: Sequence[Mapping] | None, answerer: Answerer) -> str:
         if history and followup.is_followup(question, history):
             written = answerer.rewrite(question, history)  # a model's rewrite; searched beside the typed words too
-            return followup.Standalone(written, question) if written else followup.rewrite(question, history)
+            if written:
+                return followup.Standalone(written, question, followup.shown_before(question, history))
+            return followup.rewrite(question, history)
         return followup.rewrite(question, history)
 
     def retrieve(self, standalone: str, query: Query) -> tuple[SearchResult, SearchFilter]:

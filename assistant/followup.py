@@ -154,20 +154,38 @@ class Standalone(str):
     retriever searches both and fuses them (``HybridRetriever.search``), so the follow-up's own words
     count as much as its borrowed subject. Anything else sees a plain string.
 
+    It also carries the answer the user was just shown when the follow-up asks for nothing of its own
+    (``earlier``, see ``shown_before``): an answer to "why?" that repeats it tells the user nothing new
+    (``ExtractiveAnswerer`` leaves its sentences out when there is anything else to say).
+
     >>> s = Standalone("is that what deepseek does too? (about: Do models learn from failure?)", "is that what ...")
     >>> s.typed, s.endswith("?)")
     ('is that what ...', True)
     """
 
     typed: str
+    earlier: str
 
-    def __new__(cls, text: str, typed: str) -> Standalone:
+    def __new__(cls, text: str, typed: str, earlier: str = "") -> Standalone:
         obj = super().__new__(cls, text)
         obj.typed = typed
+        obj.earlier = earlier
         return obj
 
     def __reduce__(self):  # pickles (a process pool, a cache) keep what was typed
-        return (Standalone, (str(self), self.typed))
+        return (Standalone, (str(self), self.typed, self.earlier))
+
+
+def shown_before(question: str, history: Iterable[Mapping] | None) -> str:
+    """What the user was just shown (the last turn's answer) when the follow-up asks for nothing of its
+    own ("why?", "why do they think so?", "how so?"): it wants more than that answer, not it again.
+    A follow-up with words of its own ("how well does it work?") may be answered by the same sources,
+    so there it is "". Read by eye on the chat: "why?" after "What has changed...with RL?" repeated
+    its quote; now it gives the summary's reason (verifiable reward signals)."""
+    turns = _turns(history)
+    if not turns or tokenize(question):
+        return ""
+    return str(turns[-1].get("assistant") or "")
 
 
 def rewrite(question: str, history: Iterable[Mapping] | None = None) -> str:
@@ -177,4 +195,4 @@ def rewrite(question: str, history: Iterable[Mapping] | None = None) -> str:
     if not is_followup(question, history):
         return question
     topic = topic_of(history or [], question)
-    return Standalone(f"{question} (about: {topic})", question) if topic else question
+    return Standalone(f"{question} (about: {topic})", question, shown_before(question, history)) if topic else question

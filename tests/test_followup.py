@@ -9,9 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from assistant.answerers.extractive import ExtractiveAnswerer
 from assistant.answerers.llm import REWRITE_PROMPT, LLMAnswerer, _clean_rewrite
 from assistant.chain import EpisodeAssistant
-from assistant.followup import Standalone, is_followup, keeps_own_words, rewrite, topic_of
+from assistant.followup import Standalone, is_followup, keeps_own_words, rewrite, shown_before, topic_of
+from assistant.retriever import Hit
+from assistant.text import split_sentences
 
 from conftest import EPISODE_ID
 
@@ -57,6 +60,29 @@ def test_the_standalone_question_remembers_the_follow_up_as_typed():
     assert isinstance(standalone, Standalone) and standalone.typed == FOLLOW_UP
     assert pickle.loads(pickle.dumps(standalone)).typed == FOLLOW_UP
     assert type(rewrite("What is RLHF?", HISTORY)) is str  # not a follow-up: nothing to remember
+
+
+def test_a_follow_up_without_words_of_its_own_remembers_what_was_shown():
+    history = [{"user": "What has changed with RL?", "assistant": "“RL has finally worked.” [1]"}]
+    assert shown_before("why?", history) == "“RL has finally worked.” [1]"
+    assert shown_before("how well does it work?", history) == ""  # words of its own: the same sources may answer
+    standalone = rewrite("why do they think so?", history)
+    assert standalone.earlier == "“RL has finally worked.” [1]"
+    assert pickle.loads(pickle.dumps(standalone)).earlier == standalone.earlier
+
+
+def test_the_extractive_answer_to_why_does_not_repeat_what_was_shown():
+    shown = Hit("e/quotes/1", "RL has finally worked for language models this year.", {"section": "quotes"})
+    reason = Hit("e/quotes/2", "RL works because the reward signals in coding are verifiable.", {"section": "quotes"})
+    history = [
+        {"user": "What has changed with RL?", "assistant": "“RL has finally worked for language models this year.” [1]"}
+    ]
+    answerer = ExtractiveAnswerer()
+    assert "finally worked" in answerer.answer("why? (about: What has changed with RL?)", [shown, reason]).text
+    text = answerer.answer(rewrite("why?", history), [shown, reason]).text
+    assert "finally worked" not in text and "verifiable" in text
+    # nothing else to say: the shown sentence again rather than nothing
+    assert "finally worked" in answerer.answer(rewrite("why?", history), [shown]).text
 
 
 def test_keeps_own_words():
@@ -110,6 +136,14 @@ def test_issue_follow_up_cites_the_timeline_quotes(bot):
     a = bot.ask(FOLLOW_UP, history=HISTORY)
     assert not a.refused and keeps_own_words(a.standalone_question, FOLLOW_UP)
     assert COVERS & {c.id for c in a.citations}, a.answer
+
+
+def test_why_after_an_answer_tells_something_new(bot):
+    # seen: "why?" after "What has changed...?" repeated the first answer's quote word for word
+    first = bot.ask(HISTORY[0]["user"])
+    why = bot.ask("why?", history=[{"user": HISTORY[0]["user"], "assistant": first.answer}])
+    assert not why.refused and why.answer
+    assert not set(split_sentences(first.answer)) & set(split_sentences(why.answer)), why.answer
 
 
 def test_issue_follow_up_with_an_answer_anchored_llm_rewrite_falls_back_to_the_rule(bot):

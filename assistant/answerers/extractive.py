@@ -282,6 +282,11 @@ class ExtractiveAnswerer(Answerer):
         used = 0
         left = [k for k in range(len(cands)) if cands[k].score >= MIN_SCORE]
         left = left or [max(range(len(cands)), key=lambda k: cands[k].score)]
+        # a follow-up that asks for nothing of its own ("why?", "how so?") is not answered with what the
+        # user was just shown (followup.Standalone.earlier), unless there is nothing else to say
+        earlier = _flat(getattr(question, "earlier", ""))
+        if earlier:
+            left = [k for k in left if _flat(cands[k].text) not in earlier] or left
         while left:
             shown = {cands[j].source for j in picked}
             similarity = {k: max((float(pv[k] @ pv[j]) for j in picked), default=0.0) for k in left}
@@ -367,6 +372,18 @@ class ExtractiveAnswerer(Answerer):
         sentences = self.compose(question, sources)
         yield from sentences
         yield Draft(" ".join(sentences))
+
+
+def _flat(text: str) -> str:
+    """Text as shown, for finding one passage inside an earlier answer: no [n] markers, quote marks
+    or cut marks, whitespace and case folded.
+
+    >>> _flat("“It works.” [1] Name: …so it goes [2].")
+    'it works. name: so it goes.'
+    """
+    text = re.sub(r"\[\d+\]", " ", text)
+    text = re.sub(r"[“”\"…]", " ", text)
+    return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split())).lower()
 
 
 def _while_words_last(passages_in_order: Sequence[Passage], budget: int) -> list[Passage]:
