@@ -44,6 +44,9 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
 - Tried after that and reverted: an entity mention may lead only when the question asks for a name or
   names the entity -- 0.63 unchanged on tune (two leads read better), but on the test half, measured
   once, "What is the interpretability agent...?" lost the "interp agent" definition (-2 points).
+- Tried and left out, against 0.63: scoring a follow-up's sentences also against the follow-up as
+  typed (+0.25 to 1.0 x cosine): 0.65, all from one question (q43), while the issue's "by when do they
+  expect that for coding agents?" took an unrelated interp-agent quote as its second passage.
 - Tried and left out (tune coverage, against 0.55 at the time): weights fitted by logistic
   regression on which sentences cover a point (AUC 0.80, 0.44-0.47 in the answer) and 200 random
   weight sets (none above the hand-set ones; +-0.02 is noise at 100 points); a bonus for sentences
