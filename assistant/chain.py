@@ -201,15 +201,17 @@ class EpisodeAssistant:
         flt = SearchFilter(episode=query.episode, sections=query.sections)
         return self.retriever.search(standalone, flt=flt), flt
 
-    def overview_sources(self, question: str, standalone: str, result: SearchResult, flt: SearchFilter) -> list[Hit]:
+    def overview_sources(self, question: str, standalone: str, flt: SearchFilter) -> list[Hit]:
         """The episode's summary, in order, when the question asks about the episode as a whole
-        (``assistant.overview``) -- the filtered episode, else the one the search found first. Empty
-        for any other question, a follow-up, a search limited to other sections, or no summary."""
+        (``assistant.overview``) and names one: the filtered episode, or the only one indexed ("this
+        episode" among many is any of them: that question is searched as usual). Empty for any other
+        question, a follow-up, a search limited to other sections, or no summary."""
         if standalone != question or overview.intent(question) is None:
             return []
         if flt.sections is not None and overview.SECTION not in flt.sections:
             return []
-        episode = flt.episode or next((h.metadata.get("episode_id") for h in result.hits), None)
+        indexed = refusal.known_episodes(self.retriever)
+        episode = flt.episode or (next(iter(indexed)) if len(indexed) == 1 else None)
         return overview.summary_hits(self.store, episode) if episode else []
 
     def refusal_answer(self, prepared: Prepared) -> Answer:
@@ -250,7 +252,7 @@ class EpisodeAssistant:
         self.check_episode(query.episode)
         result, flt = self.retrieve(standalone, query)
         s = self.settings
-        summary = self.overview_sources(question, standalone, result, flt)
+        summary = self.overview_sources(question, standalone, flt)
         if summary:  # a question about the whole episode: its summary answers it, never a refusal
             result = replace(result, hits=overview.with_summary_first(summary, result.hits))
             return Prepared(

@@ -157,3 +157,25 @@ def test_an_overview_question_after_others_is_not_a_follow_up(bot):
     assert a.standalone_question == "who's on the show?"
     assert [c.id for c in a.citations] == [f"{EPISODE_ID}/summary/0"] and "Sholto Douglas" in a.answer
     assert followup.is_followup("and the main points?", history)  # a connective still leans on the history
+
+
+def test_among_several_episodes_this_episode_needs_an_episode_filter(indexed_settings, tmp_path):
+    import shutil
+
+    from vectorstore.config import load_settings
+    from vectorstore.ingest import ingest
+    from vectorstore.store import EpisodeStore
+
+    from conftest import ROOT
+
+    db = tmp_path / "db"
+    shutil.copytree(indexed_settings.db, db)
+    settings = load_settings(db=str(db), answerer="extractive")
+    [added] = ingest([ROOT / "tests" / "data" / "001_b477e2e5d0c4a9f1.txt"], EpisodeStore(settings), progress=False)
+    two = EpisodeAssistant(settings)
+    # "this episode" among two is either of them: searched as usual, not one episode's summary picked at random
+    unscoped = two.ask("What is this episode about?")
+    assert [c.id.split("/", 1)[1] for c in unscoped.citations[:2]] != ["summary/0", "summary/1"]
+    scoped = two.ask(Query("What is this episode about?", episode=added.id))
+    assert scoped.citations and all(c.id.startswith(f"{added.id}/summary/") for c in scoped.citations)
+    assert scoped.citations[0].index == 0
