@@ -53,7 +53,7 @@ _ABOUT_CUE = re.compile(
             r"\b(?:gist|summary|summari[sz]e|recap|overview|tl;?dr|synopsis|nutshell)\b",
             rf"\bwho\s+(?:are|were|is|was)\s+(?:the\s+)?"
             rf"(?:guests?|speakers?|people (?:talking|speaking)|on (?:this|the) {_EPISODE})\b",
-            r"\bwho(?:'s|’s| is| was)\s+(?:on|in|speaking|talking)\b",
+            r"\bwho(?:'s|’s|s| is| was)\s+(?:on|in|speaking|talking)\b",
             r"\bhow long\s+(?:is|was|does|did)\b",
         ]
     ),
@@ -74,7 +74,7 @@ _OVERVIEW_WORDS = frozenset(
         "guests speakers people talking speaking long run runs last lasts length minutes technical business investing "
         "investment practical high level picture whole"
     )
-)
+) | {"what", "whos", "who"}  # "whats the biggest takeaway" typed without its apostrophe
 
 
 def intent(question: str) -> str | None:

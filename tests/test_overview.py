@@ -29,6 +29,8 @@ from conftest import EPISODE_ID
         ("What are the key takeaways?", overview.TAKEAWAYS),
         ("What are the main technical takeaways?", overview.TAKEAWAYS),
         ("main points?", overview.TAKEAWAYS),
+        ("whats the biggest takeaway", overview.TAKEAWAYS),  # seen refused as off topic in the chat
+        ("whos on the podcast", overview.ABOUT),
     ],
 )
 def test_overview_questions(question, kind):
