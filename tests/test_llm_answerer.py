@@ -15,7 +15,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.answerers import get_answerer
 from assistant.answerers import llm as llm_module
-from assistant.answerers.llm import FALLBACK_LEAD, LLMAnswerer, llm_available
+from assistant.answerers.llm import FALLBACK_LEAD, OVERVIEW, LLMAnswerer, llm_available
 from assistant.chain import EpisodeAssistant
 
 QUESTION = "Why is software engineering improving faster than other domains?"
@@ -286,12 +286,17 @@ class RecordingChat(FakeListChatModel):
         yield from super()._stream(*args, **kwargs)
 
 
-def test_refused_question_never_calls_the_model(indexed_settings, monkeypatch):
-    chat = RecordingChat(responses=["The Lakers won [1]."])
-    answerer = LLMAnswerer(indexed_settings, chat_model=chat)
+def bot_with_chat(settings, monkeypatch, chat) -> EpisodeAssistant:
+    """A chain whose llm answerer talks to ``chat``; starting the local model fails the test."""
+    answerer = LLMAnswerer(settings, chat_model=chat)
     monkeypatch.setattr("assistant.chain.get_answerer", lambda name, settings: answerer)
     monkeypatch.setattr(llm_module, "_local_server", lambda path: pytest.fail("the local model was started"))
-    bot = EpisodeAssistant(indexed_settings)
+    return EpisodeAssistant(settings)
+
+
+def test_refused_question_never_calls_the_model(indexed_settings, monkeypatch):
+    chat = RecordingChat(responses=["The Lakers won [1]."])
+    bot = bot_with_chat(indexed_settings, monkeypatch, chat)
     assert bot.ask(OFF_TOPIC, answerer="llm").refused
     assert [e["answer"].refused for e in bot.stream(OFF_TOPIC, answerer="llm") if e["type"] == "answer"] == [True]
     assert chat.calls == 0
@@ -339,3 +344,15 @@ def test_auto_is_extractive_unless_a_server_is_configured(settings, monkeypatch)
     assert isinstance(get_answerer("auto", settings), ExtractiveAnswerer)
     served = settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1"})
     assert auto_choice(served) == "llm" and isinstance(get_answerer("auto", served), LLMAnswerer)
+
+
+def test_an_overview_question_shows_the_summary_without_asking_the_model(indexed_settings, monkeypatch):
+    # the bundled model reworded the summary into "Anthropic and OpenAI are now affiliated with Anthropic"
+    chat = RecordingChat(responses=["Anthropic and OpenAI are now affiliated with Anthropic [1]."])
+    events = list(
+        bot_with_chat(indexed_settings, monkeypatch, chat).stream("What is this episode about?", answerer="llm")
+    )
+    a = events[-1]["answer"]
+    assert chat.calls == 0 and a.answer.startswith("This 144-minute episode features")
+    assert a.notes == [OVERVIEW]
+    assert "".join(e["text"] for e in events if e["type"] == "token") == a.answer  # streamed = final

@@ -133,24 +133,6 @@ def test_sections_without_the_summary_and_follow_ups_are_searched(bot):
     assert not any(c.id == f"{EPISODE_ID}/summary/2" for c in follow.citations[:1])
 
 
-def test_the_llm_answerer_shows_the_summary_for_an_overview_question(indexed_settings, monkeypatch):
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-    from assistant.answerers import llm as llm_module
-    from assistant.answerers.llm import OVERVIEW, LLMAnswerer
-
-    chat = FakeListChatModel(responses=["Anthropic and OpenAI are now affiliated with Anthropic [1]."])
-    answerer = LLMAnswerer(indexed_settings, chat_model=chat)
-    monkeypatch.setattr("assistant.chain.get_answerer", lambda name, settings: answerer)
-    monkeypatch.setattr(llm_module, "_local_server", lambda path: pytest.fail("the local model was started"))
-    bot = EpisodeAssistant(indexed_settings)
-    events = list(bot.stream("What is this episode about?", answerer="llm"))
-    a = events[-1]["answer"]
-    assert "affiliated" not in a.answer and a.answer.startswith("This 144-minute episode features")
-    assert a.notes == [OVERVIEW]
-    assert "".join(e["text"] for e in events if e["type"] == "token") == a.answer  # streamed = final
-
-
 def test_an_overview_question_after_others_is_not_a_follow_up(bot):
     # seen in the chat: "who's on the show?" after "key takeaways?" has no content word of its own (all
     # stop words), so it was taken as a follow-up and answered with the earlier answer's subject
