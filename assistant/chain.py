@@ -206,13 +206,17 @@ class EpisodeAssistant:
         (``assistant.overview``) and names one: the filtered episode, or the only one indexed ("this
         episode" among many is any of them: that question is searched as usual). Empty for any other
         question, a follow-up, a search limited to other sections, or no summary."""
-        if standalone != question or overview.intent(question) is None:
+        lexical = overview.intent(question)
+        if standalone != question or (lexical is None and not overview.asks_who(question)):
             return []
         if flt.sections is not None and overview.SECTION not in flt.sections:
             return []
         indexed = refusal.known_episodes(self.retriever)
         episode = flt.episode or (next(iter(indexed)) if len(indexed) == 1 else None)
-        return overview.summary_hits(self.store, episode) if episode else []
+        summary = overview.summary_hits(self.store, episode) if episode else []
+        if lexical is None and overview.intent(question, overview.opening(summary)) is None:
+            return []  # "who ...?" about someone the summary's opening does not introduce
+        return summary
 
     def refusal_answer(self, prepared: Prepared) -> Answer:
         """The refusal: off topic (which episode, nothing cited) or not stated (what is missing,

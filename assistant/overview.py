@@ -64,6 +64,7 @@ _TAKEAWAYS_CUE = re.compile(
     r"(?:points?|ideas?|themes?|topics?|insights?|lessons?|highlights?|arguments?|claims?|findings?|messages?)\b",
     re.I,
 )
+_WHO = re.compile(r"\W*who(?:'s|’s|s)?\b", re.I)
 # The words overview questions are made of; anything else is a subject to search for.
 _OVERVIEW_WORDS = frozenset(
     tokenize(
@@ -77,15 +78,35 @@ _OVERVIEW_WORDS = frozenset(
 ) | {"what", "whos", "who"}  # "whats the biggest takeaway" typed without its apostrophe
 
 
-def intent(question: str) -> str | None:
-    """``TAKEAWAYS``, ``ABOUT`` or None (not a question about the episode as a whole)."""
-    if any(w not in _OVERVIEW_WORDS for w in tokenize(question)):
+def intent(question: str, opening: str = "") -> str | None:
+    """``TAKEAWAYS``, ``ABOUT`` or None (not a question about the episode as a whole). With the summary's
+    ``opening`` paragraph, "who is <someone it introduces>?" is an ``ABOUT`` question too: "who is
+    sholto?" is answered by "This 144-minute episode features Sholto Douglas and Trenton Bricken (both
+    now at Anthropic)..." (a search finds nothing else: the transcript spells him "Shulta").
+
+    >>> intent("who is sholto?", "This episode features Sholto Douglas."), intent("who is sholto?")
+    ('about', None)
+    """
+    subject = [w for w in tokenize(question) if w not in _OVERVIEW_WORDS]
+    if subject and opening and asks_who(question) and set(subject) <= set(tokenize(opening)):
+        return ABOUT
+    if subject:
         return None
     if _TAKEAWAYS_CUE.search(question):
         return TAKEAWAYS
     if _ABOUT_CUE.search(question):
         return ABOUT
     return None
+
+
+def asks_who(question: str) -> bool:
+    return bool(_WHO.match(question))
+
+
+def opening(summary: Sequence[Hit]) -> str:
+    """The summary's opening paragraph: the first summary chunk's text (who, how long, on what)."""
+    first = min(summary, key=lambda h: int(h.metadata.get("index", 0)), default=None)
+    return first.text if first else ""
 
 
 def summary_hits(store, episode: str) -> list[Hit]:

@@ -163,3 +163,13 @@ def test_among_several_episodes_this_episode_needs_an_episode_filter(indexed_set
     scoped = two.ask(Query("What is this episode about?", episode=added.id))
     assert scoped.citations and all(c.id.startswith(f"{added.id}/summary/") for c in scoped.citations)
     assert scoped.citations[0].index == 0
+
+
+def test_who_is_someone_the_summary_introduces(bot):
+    # seen: "who is sholto" was refused as off topic (the transcript spells him "Shulta"; best cosine 0.28)
+    a = bot.ask("who is sholto")
+    assert not a.refused and [c.id for c in a.citations] == [f"{EPISODE_ID}/summary/0"]
+    assert "Sholto Douglas and Trenton Bricken (both now at Anthropic)" in a.answer
+    # someone the opening paragraph does not introduce is searched as usual
+    noam = bot.ask("who is noam")
+    assert noam.citations and not any(c.section == "summary" for c in noam.citations)

@@ -321,11 +321,11 @@ class ExtractiveAnswerer(Answerer):
         ``sources`` in the summary's order: its opening paragraph and focus ("what is it about?"), or
         the first sentence of each point of the section closest to the question ("key takeaways?").
         Empty when the question is not such a question or the sources hold no summary."""
-        kind = overview.intent(question)
         summary = sorted(
             (i for i, h in enumerate(sources) if h.metadata.get("section") == overview.SECTION),
             key=lambda i: int(sources[i].metadata.get("index", 0)),
         )
+        kind = overview.intent(question, overview.opening([sources[i] for i in summary]))
         if kind is None or not summary:
             return []
         if kind == overview.TAKEAWAYS:
