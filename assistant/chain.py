@@ -216,7 +216,7 @@ class EpisodeAssistant:
         summary = overview.summary_hits(self.store, episode) if episode else []
         if lexical is None and overview.intent(question, overview.opening(summary)) is None:
             return []  # "who ...?" about someone the summary's opening does not introduce
-        return summary
+        return summary + overview.front_matter_hit(self.store, episode) if summary else []
 
     def refusal_answer(self, prepared: Prepared) -> Answer:
         """The refusal: off topic (which episode, nothing cited) or not stated (what is missing,

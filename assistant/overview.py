@@ -14,6 +14,7 @@ Two kinds of overview question (``intent``):
 
 - ``ABOUT``: what it is about, a summary, the gist, the guests, the length -> the summary's opening
   paragraph, then its first section (the focus), sentence by sentence while the words last.
+- ``DATE``: when it came out -> the front matter's "Date:" line (the analysis's date of the episode).
 - ``TAKEAWAYS``: the main points, key takeaways, insights, lessons -> the first sentence of each bullet
   of the summary section whose heading is closest to the question ("main technical takeaways" ->
   "Key Technical Insights"; "business takeaways" -> "Business/Investment Angle").
@@ -41,6 +42,7 @@ from .text import tokenize
 
 ABOUT = "about"
 TAKEAWAYS = "takeaways"
+DATE = "date"  # "when did this come out?": the front matter's date
 SECTION = "summary"
 
 _EPISODE = r"(?:episode|podcast|show|conversation|interview|discussion|talk|chat|recording)"
@@ -59,6 +61,11 @@ _ABOUT_CUE = re.compile(
     ),
     re.I,
 )
+_DATE_CUE = re.compile(
+    r"\bwhen\b.*\b(?:recorded|released|published|aired|posted|out|made)\b|\b(?:release|publish|publication|air|recording)"
+    r"\s+date\b|\bwhat date\b",
+    re.I,
+)
 _TAKEAWAYS_CUE = re.compile(
     r"\btakeaways?\b|\b(?:main|key|big|biggest|major|important|top|central)\s+(?:\w+\s+)?"
     r"(?:points?|ideas?|themes?|topics?|insights?|lessons?|highlights?|arguments?|claims?|findings?|messages?)\b",
@@ -73,7 +80,8 @@ _OVERVIEW_WORDS = frozenset(
         "highlights arguments claims findings messages main key big biggest major important top central overall "
         "mainly mostly cover covered covers discuss discussed go give tell brief briefly quick short version sentence "
         "guests speakers people talking speaking long run runs last lasts length minutes technical business investing "
-        "investment practical high level picture whole"
+        "investment practical high level picture whole recorded released release published publication aired "
+        "posted out came come made date"
     )
 ) | {"what", "whos", "who"}  # "whats the biggest takeaway" typed without its apostrophe
 
@@ -92,6 +100,8 @@ def intent(question: str, opening: str = "") -> str | None:
         return ABOUT
     if subject:
         return None
+    if _DATE_CUE.search(question):
+        return DATE
     if _TAKEAWAYS_CUE.search(question):
         return TAKEAWAYS
     if _ABOUT_CUE.search(question):
@@ -114,6 +124,16 @@ def summary_hits(store, episode: str) -> list[Hit]:
     chunks = store.chunks(SearchFilter(episode=episode, sections=(SECTION,)))
     chunks.sort(key=lambda c: int(c.metadata.get("index", 0)))
     return [Hit(c.id, c.text, c.metadata) for c in chunks]
+
+
+def front_matter_hit(store, episode: str) -> list[Hit]:
+    """The episode's overview chunk (title, date, duration, tags), as a one-item list (empty if none)."""
+    return [Hit(c.id, c.text, c.metadata) for c in store.get([f"{episode}/overview/0"])]
+
+
+def date_line(text: str) -> str | None:
+    """The "Date: ..." line of an overview chunk."""
+    return next((line.strip() for line in text.splitlines() if line.startswith("Date:")), None)
 
 
 def with_summary_first(summary: Sequence[Hit], hits: Sequence[Hit]) -> list[Hit]:

@@ -29,6 +29,8 @@ from conftest import EPISODE_ID
         ("What are the key takeaways?", overview.TAKEAWAYS),
         ("What are the main technical takeaways?", overview.TAKEAWAYS),
         ("main points?", overview.TAKEAWAYS),
+        ("when was this recorded", overview.DATE),
+        ("what's the release date?", overview.DATE),
         ("whats the biggest takeaway", overview.TAKEAWAYS),  # seen refused as off topic in the chat
         ("whos on the podcast", overview.ABOUT),
     ],
@@ -45,6 +47,8 @@ def test_overview_questions(question, kind):
         "main points about interpretability?",
         "What do they say about the long time-horizon problem?",
         "How long until agents do a day of work?",
+        "When was GPT-4 released?",
+        "When will AI do a day of software engineering work?",
         "Which companies and people does the recap single out?",
     ],
 )
@@ -173,3 +177,10 @@ def test_who_is_someone_the_summary_introduces(bot):
     # someone the opening paragraph does not introduce is searched as usual
     noam = bot.ask("who is noam")
     assert noam.citations and not any(c.section == "summary" for c in noam.citations)
+
+
+def test_when_did_it_come_out_is_the_front_matter_date(bot):
+    # seen: "when was this recorded" was refused as off topic
+    a = bot.ask("when did the episode come out?")
+    assert not a.refused and a.answer == "Date: 2025-05-22 20:53:36 +0000 [1]."
+    assert [c.id for c in a.citations] == [f"{EPISODE_ID}/overview/0"] and all(bot.verify(c) for c in a.citations)

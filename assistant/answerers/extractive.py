@@ -328,6 +328,11 @@ class ExtractiveAnswerer(Answerer):
         kind = overview.intent(question, overview.opening([sources[i] for i in summary]))
         if kind is None or not summary:
             return []
+        if kind == overview.DATE:
+            for i, h in enumerate(sources):
+                line = overview.date_line(h.text) if h.metadata.get("section") == "overview" else None
+                if line:
+                    return [Passage(i, line, "overview", 0, 0)]
         if kind == overview.TAKEAWAYS:
             listed = [i for i in summary if overview.bullets(sources[i].text)]
             if listed:
