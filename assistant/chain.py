@@ -235,7 +235,8 @@ class EpisodeAssistant:
                 {m.get("title", "") for m in self.store.episodes() if not flt.episode or m["episode_id"] == flt.episode}
             )
             topics = [q.removeprefix("What do they say about ").rstrip("?") for q in offered]
-            text, citations = refusal.refusal_message(topics, titles), []
+            text = refusal.greeting_message(prepared.question, titles) or refusal.refusal_message(topics, titles)
+            citations = []
         return Answer(
             prepared.question,
             prepared.standalone,

@@ -71,7 +71,7 @@ _TAKEAWAYS_CUE = re.compile(
     r"(?:points?|ideas?|themes?|topics?|insights?|lessons?|highlights?|arguments?|claims?|findings?|messages?)\b",
     re.I,
 )
-_WHO = re.compile(r"\W*who(?:'s|’s|s)?\b", re.I)
+_WHO = re.compile(r"\W*(?:(?:hi|hello|hey)\W+)?who(?:'s|’s|s)?\b", re.I)
 # The words overview questions are made of; anything else is a subject to search for.
 _OVERVIEW_WORDS = frozenset(
     tokenize(
@@ -81,7 +81,7 @@ _OVERVIEW_WORDS = frozenset(
         "mainly mostly cover covered covers discuss discussed go give tell brief briefly quick short version sentence "
         "guests speakers people talking speaking long run runs last lasts length minutes technical business investing "
         "investment practical high level picture whole recorded released release published publication aired "
-        "posted out came come made date"
+        "posted out came come made date hi hello hey please"
     )
 ) | {"what", "whos", "who"}  # "whats the biggest takeaway" typed without its apostrophe
 

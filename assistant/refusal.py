@@ -713,6 +713,28 @@ def refusal_message(topics: list[str], titles: list[str]) -> str:
     return msg
 
 
+_GREETING = re.compile(r"^\W*(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening))(?:\s+there)?\W*$", re.I)
+_THANKS = re.compile(r"^\W*(?:thanks?|thank you|thx|ty|cheers)(?: (?:so much|a lot|very much))?\W*$", re.I)
+_ACKNOWLEDGED = re.compile(r"^\W*(?:ok(?:ay)?|great|cool|nice|got it|i see)\W*$", re.I)
+
+
+def greeting_message(question: str, titles: list[str]) -> str | None:
+    """A friendly reply to "hi" or "thanks" instead of "Not covered: ... doesn't discuss this" (still a
+    refusal: nothing is cited); None for anything else.
+
+    >>> greeting_message("hi!", ["RL + LLMs"]), greeting_message("hi, who is sholto?", ["RL + LLMs"])
+    ('Hi! Ask me anything about “RL + LLMs”: every answer cites where it comes from.', None)
+    """
+    where = f"“{titles[0]}”" if len(titles) == 1 else "the indexed episodes"
+    if _GREETING.match(question):
+        return f"Hi! Ask me anything about {where}: every answer cites where it comes from."
+    if _THANKS.match(question):
+        return f"You're welcome. Ask me anything else about {where}."
+    if _ACKNOWLEDGED.match(question):
+        return f"Ask me anything else about {where}."
+    return None
+
+
 # --- suggestions: real things the episode covers, as questions ------------------------------------------
 # a quote topic's first part is a category ("technical/interpretability"); the part after it is the thing
 _CATEGORIES = {

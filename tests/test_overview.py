@@ -184,3 +184,22 @@ def test_when_did_it_come_out_is_the_front_matter_date(bot):
     a = bot.ask("when did the episode come out?")
     assert not a.refused and a.answer == "Date: 2025-05-22 20:53:36 +0000 [1]."
     assert [c.id for c in a.citations] == [f"{EPISODE_ID}/overview/0"] and all(bot.verify(c) for c in a.citations)
+
+
+@pytest.mark.parametrize(
+    "said, reply",
+    [
+        ("hi", "Hi! Ask me anything about “{title}”: every answer cites where it comes from."),
+        ("Thanks!", "You're welcome. Ask me anything else about “{title}”."),
+        ("ok", "Ask me anything else about “{title}”."),
+    ],
+)
+def test_greetings_get_a_greeting_not_a_not_covered_notice(bot, said, reply):
+    a = bot.ask(said)
+    title = bot.store.episode(EPISODE_ID)["title"]
+    assert a.refused and a.answer == reply.format(title=title) and not a.citations and a.suggestions
+
+
+def test_a_greeting_before_the_question_is_not_its_subject(bot):
+    a = bot.ask("hi, who is sholto?")
+    assert [c.id for c in a.citations] == [f"{EPISODE_ID}/summary/0"]

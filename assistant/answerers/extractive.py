@@ -345,7 +345,7 @@ class ExtractiveAnswerer(Answerer):
                 )
         # the opening paragraph (who, how long, on what), then -- unless the question asks only who
         # is on or how long it runs -- the first section (the focus)
-        opening_only = re.match(r"\W*(?:who|how long)\b", question, re.I)
+        opening_only = overview.asks_who(question) or re.match(r"\W*how long\b", question, re.I)
         cands = [
             Passage(i, s, overview.SECTION, j, j)
             for i in summary[: 1 if opening_only else 2]
