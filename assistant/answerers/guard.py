@@ -93,7 +93,7 @@ _NEGATOR = frozenset("not no never none nothing nobody neither nor cannot withou
 _NUMBER_WORDS = frozenset(
     "two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty sixty seventy "
     "eighty ninety hundred hundreds thousand thousands million millions billion billions trillion trillions dozen "
-    "dozens half twice double triple".split()
+    "dozens half twice double triple second third fourth fifth sixth seventh eighth ninth tenth".split()
 )
 _VERDICT = re.compile(r"^\s*(?:yes|no)\b", re.I)
 _INSTRUCTION = re.compile(
@@ -151,6 +151,7 @@ _OPPOSITES = [
     ("rare", "common"), ("smart", "dumb"), ("clean", "noisy"), ("safe", "dangerous"), ("grow", "shrink"),
     ("above", "below"), ("internal", "external"), ("every", "no"),
     ("all", "none"), ("everything", "nothing"), ("everyone", "nobody"), ("pass", "fail"), ("major", "minor"),
+    ("up", "down"),
 ]  # fmt: skip
 _NEGATING_PREFIX = ("un", "in", "im", "mis", "dis", "non", "ir", "il")
 # words that only look like a prefixed opposite ("unlike" is no "not like", "discover" no "not cover")
@@ -614,8 +615,66 @@ def order_ok(claim: str, statement: str) -> bool:
     return len(places) < 4 or sum(a > b for a, b in pairs) <= ORDER_MAX * len(pairs)
 
 
+_POSSESSIVE = re.compile(r"\b([a-z][a-z0-9-]*)(?:'s|s')\s+(?:[a-z]+\s+)?([a-z][a-z0-9-]+)")
+
+
+def owners_ok(claim: str, source: str) -> bool:
+    """Whose thing it is stays whose: a claim's "X's Y" where the source has "Z's Y" and never "X's Y"
+    has swapped the owner ("once Noam can implement one of the models' ideas" from "once models can
+    implement one of Noam's ideas").
+
+    >>> owners_ok("Models can implement Noam's ideas.", "models are capable of implementing one of Noam's ideas")
+    True
+    >>> owners_ok("Noam can implement the models' ideas.", "models are capable of implementing one of Noam's ideas")
+    False
+    """
+
+    def owned(text: str) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for owner, thing in _POSSESSIVE.findall(text.lower().replace("’", "'")):
+            for t in tokenize(thing):
+                out.setdefault(t, set()).update(tokenize(owner))
+        return out
+
+    said, stated = owned(claim), owned(source)
+    return all(not stated.get(thing) or owners & stated[thing] for thing, owners in said.items() if owners)
+
+
+_MODAL_NOT = re.compile(
+    r"\b([a-z][a-z0-9-]*)\s+(?:can't|cannot|can not|couldn't|don't|doesn't|didn't|won't|wouldn't)\s+([a-z]+)"
+)
+
+
+def negated_by_ok(claim: str, source: str) -> bool:
+    """Who can't (or doesn't) do something stays who: a claim's "X can't V" where the source has "Z
+    can't V" and never X ("humans communicate in a language the models can't understand" from "...a
+    language that humans can't understand"). Pronouns are not checked: "they" may be anyone.
+
+    >>> negated_by_ok("It is a language that humans can't understand.", "a language that humans can't understand")
+    True
+    >>> negated_by_ok("It is a language the models can't understand.", "a language that humans can't understand")
+    False
+    """
+
+    def pairs(text: str) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for who, verb in _MODAL_NOT.findall(text.lower().replace("’", "'")):
+            if who not in _PRONOUN and who not in _PERSONAL and tokenize(who) and tokenize(verb):
+                out.setdefault(tokenize(verb)[0], set()).update(tokenize(who))
+        return out
+
+    said, stated = pairs(claim), pairs(source)
+    return all(not stated.get(verb) or who & stated[verb] for verb, who in said.items())
+
+
 def _roles_ok(claim: str, statement: str, source: str) -> bool:
-    return roles_ok(claim, statement, source) and comparison_ok(claim, statement) and order_ok(claim, statement)
+    return (
+        roles_ok(claim, statement, source)
+        and comparison_ok(claim, statement)
+        and order_ok(claim, statement)
+        and owners_ok(claim, source)
+        and negated_by_ok(claim, source)
+    )
 
 
 def polarity_ok(claim: str, unit: str, source: str = "", single: str | None = None) -> bool:
