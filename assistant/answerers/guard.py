@@ -153,6 +153,9 @@ _OPPOSITES = [
     ("all", "none"), ("everything", "nothing"), ("everyone", "nobody"), ("pass", "fail"), ("major", "minor"),
     ("up", "down"),
 ]  # fmt: skip
+# a grade the source never gives: a claim that something is "less" or "fewer" says the opposite of a
+# source that never grades it down
+_DIMINISHED = frozenset({"less", "fewer", "least"})
 _NEGATING_PREFIX = ("un", "in", "im", "mis", "dis", "non", "ir", "il")
 # words that only look like a prefixed opposite ("unlike" is no "not like", "discover" no "not cover")
 _NOT_PREFIXED = frozenset(
@@ -301,11 +304,15 @@ def opposite_ok(claim: str, statement: str, source: str = "") -> bool:
     False
     >>> opposite_ok("Small models split languages.", "Smaller models have separate neurons for languages.")
     True
+    >>> opposite_ok("Models get less intelligent mid-session.", "Models can get pretty intelligent mid-session.")
+    False
     """
     said, stated = _words(claim), _words(statement)
     said_set, stated_set = set(said), set(stated)
     source_set = set(_words(source)) | stated_set
     source_stems = set(tokenize(source or statement))
+    if (said_set & _DIMINISHED) - source_set:
+        return False  # "models get *less* intelligent" from "models can get pretty intelligent"
     for w in said_set - source_set:
         if _OPPOSITE.get(w, set()) & source_set and not (set(tokenize(w)) & source_stems):
             return False
