@@ -1,8 +1,9 @@
 """The citation guard, against scripted model outputs (a fake chat model injected into LLMAnswerer):
 no markers, out-of-range markers, unsupported sentences, swapped subjects, flipped negations, a prompt
 injection inside a source, an empty answer; and its calibration on labelled pairs: tuned on
-tests/data/guard_pairs.jsonl and guard_pairs_round3.jsonl, measured on guard_pairs_heldout.jsonl (made and
-committed before the guard was run on it). The embedding model is the real (packaged) one; no LLM is involved."""
+tests/data/guard_pairs.jsonl, guard_pairs_round3.jsonl and guard_pairs_heldout.jsonl (round 4), measured on
+guard_pairs_round5.jsonl (made and committed before the guard was run on it). The embedding model is the
+real (packaged) one; no LLM is involved."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ from assistant.retriever import Hit
 
 DATA = Path(__file__).parent / "data"
 PAIRS = DATA / "guard_pairs.jsonl"  # rounds 1-2
-TUNED = [PAIRS, DATA / "guard_pairs_round3.jsonl"]  # rounds 1-3: what the guard is tuned on
-HELD_OUT = DATA / "guard_pairs_heldout.jsonl"  # round 4: never tuned on
-# Measured once on HELD_OUT (see the calibration note in guard.py: 0.865 / 0.662), and on the tuning pairs
-# (0.931 / 0.627), less a margin for noise across machines:
-HELD_OUT_PRECISION, HELD_OUT_RECALL = 0.82, 0.62
+# rounds 1-4: what the guard is tuned on (round 4 was held out until its one measurement, 0.865 / 0.662)
+TUNED = [PAIRS, DATA / "guard_pairs_round3.jsonl", DATA / "guard_pairs_heldout.jsonl"]
+HELD_OUT = DATA / "guard_pairs_round5.jsonl"  # round 5: never tuned on
+# Measured once on HELD_OUT (see the calibration note in guard.py: 0.800 / 0.522), and on the tuning pairs
+# (0.939 / 0.638), less a margin for noise across machines:
+HELD_OUT_PRECISION, HELD_OUT_RECALL = 0.76, 0.48
 TUNED_PRECISION, TUNED_RECALL = 0.90, 0.59
 SPLIT_SEED = 20261126  # how round 1's held-out third was drawn (see the calibration note in guard.py)
 
@@ -379,7 +381,7 @@ def test_the_first_round_s_held_out_third_is_the_one_the_seed_draws():
 
 
 def test_the_held_out_pairs_are_new_material():
-    """Round 4 is balanced, and its hand-written pairs quote sources no tuning pair uses."""
+    """The held-out round is balanced, and its hand-written pairs quote sources no tuning pair uses."""
     tuned, held = [p for path in TUNED for p in labelled_pairs(path)], labelled_pairs(HELD_OUT)
     assert len(held) >= 120 and 0.4 <= sum(p["supported"] for p in held) / len(held) <= 0.6
     assert not {p["source_id"] for p in held if p["origin"] == "hand"} & {p["source_id"] for p in tuned}

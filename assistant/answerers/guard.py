@@ -56,10 +56,20 @@ from .vectors import embed as default_embed
 #   round 4, held out                  0.87     0.66  45/52    |     0.71  0.65      |     0.77  0.71
 #     hand-written                     0.84     0.72  36/43    |     0.65  0.66      |
 #     model sentences                  1.00     0.50   9/9     |     1.00  0.61      |
-# The issue's 0.9 on held-out pairs is not reached (0.87): what still passes is a swap of two things the
-# statement names ("once Noam can implement the models' ideas", "humans communicate in a language the models
-# can't understand"), and an opposite the source never says beside the word it replaces ("kept" for "reset").
-# No generated sentence of the local model that the guard kept was wrong (0 of 9 held out, 0 of 13 tuned).
+#   round 4 (tuned on since)          0.96     0.66  45/47    (owner and who-can't swaps, ordinals, up/down,
+#                                                              "less": the checks added after looking at it)
+#   guard_pairs_round5.jsonl, round 5 (150: 119 hand-written against 37 quotes no earlier pair uses, 31 from
+#     sentences the local model wrote for 22 new questions; 69 supported), made 2026-11-27 by someone who never
+#     ran the guard on them, committed before it was; measured once:
+#   round 5, held out                  0.80     0.52  36/45    (the guard before round 4's checks: the same)
+#     hand-written                     0.78     0.56  31/40
+#     model sentences                  1.00     0.36   5/5
+# So the checks added from round 4 caught none of round 5's false keeps: each fixes the pattern it was
+# written for. The issue's 0.9 on held-out pairs is not reached. What round 4 let through (before its
+# checks): swaps of two things the statement names ("once Noam can implement the models' ideas", "humans
+# communicate in a language the models can't understand"), and an opposite the source never says beside the
+# word it replaces ("kept" for "reset"). No generated sentence of the local model that the guard kept was
+# wrong (0 of 5 in round 5, 0 of 9 in round 4, 0 of 13 tuned).
 COSINE_MIN = 0.60
 OVERLAP_MIN = 0.60
 COSINE_STRONG = 0.72
