@@ -635,6 +635,22 @@ def order_ok(claim: str, statement: str) -> bool:
 _POSSESSIVE = re.compile(r"\b([a-z][a-z0-9-]*)(?:'s|s')\s+(?:[a-z]+\s+)?([a-z][a-z0-9-]+)")
 
 
+def _partners(pattern: re.Pattern, text: str, skip: frozenset[str] = frozenset()) -> dict[str, set[str]]:
+    """For each ``(who, what)`` that ``pattern`` finds in ``text``: what -> whoever goes with it (stems)."""
+    out: dict[str, set[str]] = {}
+    for who, what in pattern.findall(text.lower().replace("’", "'")):
+        if who not in skip and tokenize(who) and tokenize(what):
+            out.setdefault(tokenize(what)[0], set()).update(tokenize(who))
+    return out
+
+
+def _partners_kept(pattern: re.Pattern, claim: str, source: str, skip: frozenset[str] = frozenset()) -> bool:
+    """Whatever the source pairs with someone, the claim pairs with the same one (or the source never
+    pairs it)."""
+    stated = _partners(pattern, source, skip)
+    return all(not stated.get(what) or who & stated[what] for what, who in _partners(pattern, claim, skip).items())
+
+
 def owners_ok(claim: str, source: str) -> bool:
     """Whose thing it is stays whose: a claim's "X's Y" where the source has "Z's Y" and never "X's Y"
     has swapped the owner ("once Noam can implement one of the models' ideas" from "once models can
@@ -645,16 +661,7 @@ def owners_ok(claim: str, source: str) -> bool:
     >>> owners_ok("Noam can implement the models' ideas.", "models are capable of implementing one of Noam's ideas")
     False
     """
-
-    def owned(text: str) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for owner, thing in _POSSESSIVE.findall(text.lower().replace("’", "'")):
-            for t in tokenize(thing):
-                out.setdefault(t, set()).update(tokenize(owner))
-        return out
-
-    said, stated = owned(claim), owned(source)
-    return all(not stated.get(thing) or owners & stated[thing] for thing, owners in said.items() if owners)
+    return _partners_kept(_POSSESSIVE, claim, source)
 
 
 _MODAL_NOT = re.compile(
@@ -672,16 +679,8 @@ def negated_by_ok(claim: str, source: str) -> bool:
     >>> negated_by_ok("It is a language the models can't understand.", "a language that humans can't understand")
     False
     """
-
-    def pairs(text: str) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for who, verb in _MODAL_NOT.findall(text.lower().replace("’", "'")):
-            if who not in _PRONOUN and who not in _PERSONAL and tokenize(who) and tokenize(verb):
-                out.setdefault(tokenize(verb)[0], set()).update(tokenize(who))
-        return out
-
-    said, stated = pairs(claim), pairs(source)
-    return all(not stated.get(verb) or who & stated[verb] for verb, who in said.items())
+    # "X's Y" finds (owner, thing); "X can't V" finds (who, verb): the same check of who goes with what
+    return _partners_kept(_MODAL_NOT, claim, source, frozenset(_PRONOUN | _PERSONAL))
 
 
 def _roles_ok(claim: str, statement: str, source: str) -> bool:
