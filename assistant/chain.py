@@ -213,10 +213,10 @@ class EpisodeAssistant:
             return []
         indexed = refusal.known_episodes(self.retriever)
         episode = flt.episode or (next(iter(indexed)) if len(indexed) == 1 else None)
-        summary = overview.summary_hits(self.store, episode) if episode else []
-        if lexical is None and overview.intent(question, overview.opening(summary)) is None:
+        found = overview.sources(self.store, episode) if episode else []
+        if lexical is None and overview.intent(question, overview.opening(found)) is None:
             return []  # "who ...?" about someone the summary's opening does not introduce
-        return summary + overview.front_matter_hit(self.store, episode) if summary else []
+        return found
 
     def refusal_answer(self, prepared: Prepared) -> Answer:
         """The refusal: off topic (which episode, nothing cited) or not stated (what is missing,
@@ -260,18 +260,11 @@ class EpisodeAssistant:
         summary = self.overview_sources(question, standalone, flt)
         if summary:  # a question about the whole episode: its summary answers it, never a refusal
             result = replace(result, hits=overview.with_summary_first(summary, result.hits))
-            return Prepared(
-                query,
-                question,
-                impl,
-                standalone,
-                result,
-                flt,
-                refusal.RefusalDecision(False, result.top_dense, s.refusal_threshold),
-            )
-        lex = refusal.lexicon(self.retriever, flt.episode) if s.refusal_not_stated else None
-        passages = refusal.Passages(self.retriever.bm25_index(), flt, lex) if lex is not None else None
-        decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources, passages)
+            decision = refusal.RefusalDecision(False, result.top_dense, s.refusal_threshold)
+        else:
+            lex = refusal.lexicon(self.retriever, flt.episode) if s.refusal_not_stated else None
+            passages = refusal.Passages(self.retriever.bm25_index(), flt, lex) if lex is not None else None
+            decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources, passages)
         return Prepared(query, question, impl, standalone, result, flt, decision)
 
     def _finish(self, prepared: Prepared, text: str, citer: Citer, notes: Sequence[str]) -> Answer:

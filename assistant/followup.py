@@ -90,12 +90,11 @@ def is_followup(question: str, history: Iterable[Mapping] | None) -> bool:
         return False
     if _CONNECTIVE.match(question):
         return True
-    if overview.intent(question) and not _BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)):
+    points_back = bool(_BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)))
+    if overview.intent(question) and not points_back:
         return False  # "who's on the show?", "key takeaways?": the whole episode, whatever came before
     content = tokenize(question)
-    if not content:
-        return True
-    return len(content) <= MAX_BACK_REFERENCE_WORDS and bool(_BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)))
+    return not content or (len(content) <= MAX_BACK_REFERENCE_WORDS and points_back)
 
 
 def subject_of(history: Iterable[Mapping]) -> str | None:

@@ -44,6 +44,7 @@ ABOUT = "about"
 TAKEAWAYS = "takeaways"
 DATE = "date"  # "when did this come out?": the front matter's date
 SECTION = "summary"
+FRONT_MATTER = "overview"  # the chunk of title, date, duration, tags
 
 _EPISODE = r"(?:episode|podcast|show|conversation|interview|discussion|talk|chat|recording)"
 _ABOUT_CUE = re.compile(
@@ -113,22 +114,23 @@ def asks_who(question: str) -> bool:
     return bool(_WHO.match(question))
 
 
-def opening(summary: Sequence[Hit]) -> str:
-    """The summary's opening paragraph: the first summary chunk's text (who, how long, on what)."""
+def opening(hits: Sequence[Hit]) -> str:
+    """The summary's opening paragraph: the text of the first summary chunk among ``hits`` (who, how
+    long, on what)."""
+    summary = [h for h in hits if h.metadata.get("section") == SECTION]
     first = min(summary, key=lambda h: int(h.metadata.get("index", 0)), default=None)
     return first.text if first else ""
 
 
-def summary_hits(store, episode: str) -> list[Hit]:
-    """The episode's summary chunks in the summary's order (empty when it has none)."""
-    chunks = store.chunks(SearchFilter(episode=episode, sections=(SECTION,)))
-    chunks.sort(key=lambda c: int(c.metadata.get("index", 0)))
-    return [Hit(c.id, c.text, c.metadata) for c in chunks]
-
-
-def front_matter_hit(store, episode: str) -> list[Hit]:
-    """The episode's overview chunk (title, date, duration, tags), as a one-item list (empty if none)."""
-    return [Hit(c.id, c.text, c.metadata) for c in store.get([f"{episode}/overview/0"])]
+def sources(store, episode: str) -> list[Hit]:
+    """An overview answer's own sources, in one read: the episode's summary chunks in the summary's
+    order, then its front matter (title, date, duration); empty when it has no summary."""
+    found = store.chunks(SearchFilter(episode=episode, sections=(SECTION, FRONT_MATTER)))
+    summary = sorted((c for c in found if c.metadata["section"] == SECTION), key=lambda c: int(c.metadata["index"]))
+    if not summary:
+        return []
+    front = [c for c in found if c.metadata["section"] == FRONT_MATTER]
+    return [Hit(c.id, c.text, c.metadata) for c in [*summary, *front]]
 
 
 def date_line(text: str) -> str | None:

@@ -704,10 +704,14 @@ def not_stated_message(decision: RefusalDecision, closest: str) -> str:
     return f"{lead} The closest it says: {closest}" if closest else lead
 
 
+def _where(titles: list[str]) -> str:
+    """The episode by its title, or "the indexed episodes" when there are several."""
+    return f"“{titles[0]}”" if len(titles) == 1 else "the indexed episodes"
+
+
 def refusal_message(topics: list[str], titles: list[str]) -> str:
     """The off-topic refusal; ``topics`` are real things the episode covers (not summary headings)."""
-    where = f"“{titles[0]}”" if len(titles) == 1 else "the indexed episodes"
-    msg = f"Not covered: {where} doesn't discuss this, so I can't answer it from the episode."
+    msg = f"Not covered: {_where(titles)} doesn't discuss this, so I can't answer it from the episode."
     if topics:
         msg += " The closest topics it does cover: " + "; ".join(topics) + "."
     return msg
@@ -725,7 +729,7 @@ def greeting_message(question: str, titles: list[str]) -> str | None:
     >>> greeting_message("hi!", ["RL + LLMs"]), greeting_message("hi, who is sholto?", ["RL + LLMs"])
     ('Hi! Ask me anything about “RL + LLMs”: every answer cites where it comes from.', None)
     """
-    where = f"“{titles[0]}”" if len(titles) == 1 else "the indexed episodes"
+    where = _where(titles)
     if _GREETING.match(question):
         return f"Hi! Ask me anything about {where}: every answer cites where it comes from."
     if _THANKS.match(question):

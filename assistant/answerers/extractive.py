@@ -330,16 +330,16 @@ class ExtractiveAnswerer(Answerer):
             return []
         if kind == overview.DATE:
             for i, h in enumerate(sources):
-                line = overview.date_line(h.text) if h.metadata.get("section") == "overview" else None
+                line = overview.date_line(h.text) if h.metadata.get("section") == overview.FRONT_MATTER else None
                 if line:
-                    return [Passage(i, line, "overview", 0, 0)]
+                    return [Passage(i, line, overview.FRONT_MATTER, 0, 0)]
         if kind == overview.TAKEAWAYS:
-            listed = [i for i in summary if overview.bullets(sources[i].text)]
+            listed = {i: items for i in summary if (items := overview.bullets(sources[i].text))}
             if listed:
                 titles = [overview.heading(sources[i]) or plain(sources[i].text)[:80] for i in listed]
                 vecs = unit(np.asarray(self._embed([question, *titles]), dtype=float))
-                best = listed[int(np.argmax(vecs[1:] @ vecs[0]))]
-                points = [split_sentences(plain(b))[0] for b in overview.bullets(sources[best].text)]
+                best = list(listed)[int(np.argmax(vecs[1:] @ vecs[0]))]
+                points = [split_sentences(plain(b))[0] for b in listed[best]]
                 return _while_words_last(
                     [Passage(best, t, overview.SECTION, j, j) for j, t in enumerate(points)], TAKEAWAYS_WORD_BUDGET
                 )
