@@ -94,6 +94,17 @@ def test_takeaways_are_the_first_sentence_of_each_point_of_the_closest_section()
     assert business == "Agents: Coding agents will be common by 2026 [4]."
 
 
+def test_summaries_of_two_episodes_are_not_mixed_into_one_overview():
+    # the chain answers "this episode" from a summary only when it knows which episode; an answerer
+    # given two episodes' summaries by a search must not stitch their openings together
+    a = Hit(
+        "a/summary/0", "This episode features Ann on batteries.", {"section": "summary", "index": 0, "episode_id": "a"}
+    )
+    b = Hit("b/summary/0", "This episode features Bo on RL.", {"section": "summary", "index": 0, "episode_id": "b"})
+    text = ExtractiveAnswerer().answer("What is this episode about?", [a, b]).text
+    assert not ("Ann" in text and "Bo" in text), text
+
+
 def test_an_overview_question_without_a_summary_is_answered_as_usual():
     quote = Hit("e/quotes/1", "This episode is about RL finally working for language models.", {"section": "quotes"})
     assert ExtractiveAnswerer().answer("What is this episode about?", [quote]).text.startswith("“This episode")

@@ -326,8 +326,8 @@ class ExtractiveAnswerer(Answerer):
             key=lambda i: int(sources[i].metadata.get("index", 0)),
         )
         kind = overview.intent(question, overview.opening([sources[i] for i in summary]))
-        if kind is None or not summary:
-            return []
+        if kind is None or not summary or len({sources[i].metadata.get("episode_id") for i in summary}) > 1:
+            return []  # not such a question, no summary, or several episodes' (the chain's rule: which one?)
         if kind == overview.DATE:
             for i, h in enumerate(sources):
                 line = overview.date_line(h.text) if h.metadata.get("section") == overview.FRONT_MATTER else None
