@@ -96,6 +96,26 @@ employees/enterprises 0.51 for unanswerable ones); so does a common verb the epi
 The ``test`` half, scored once after this pass: 27/30 unanswerable and 2/48 answerable refused, as
 before it (both false refusals are now ``not_stated``; before, one was ``off_topic``).
 
+Third pass (2026-11-27): the tune half's misses are few, but questions typed afresh showed the usual
+near-topic gap -- "did they talk about elon musk?", "what do they think about crypto?", "how old is
+trenton?", "sholto's favorite programming language?" were answered with loosely related quotes. Three
+rules, written on a scratch set of 45 new questions (28 unanswerable, 17 answerable), then checked once
+on a second fresh set of 37 (20 / 17) written before it was run:
+
+   - **absent topic**: a question that asks what the episode says about a topic ("did they talk about
+     X?", "what do they think of X?", "any thoughts on X?", "is X discussed?", "what about X?") and X
+     has a word the episode never uses. The topic is what is asked about, not a paraphrase of it.
+   - **absent attribute**: "<name>'s <word>" where the episode has the name but never the word.
+   - **age** ("how old") as a figure kind, and the event a "when" question dates ("released",
+     "founded") as its measured thing.
+
+=====================================  ==============  ==============  ==============
+refused (unanswerable / answerable)     tune (31 / 48)  scratch (28/17)  fresh (20 / 17)
+=====================================  ==============  ==============  ==============
+second pass                             27 / 0          7 / 0            10 / 0
++ the three rules (kept)                27 / 0          19 / 0           15 / 0
+=====================================  ==============  ==============  ==============
+
 Known misses: an opinion the episode never gives about things it does name ("Do they think
 open-sourcing frontier model weights is a good idea?"), a lower-case name ("ppo or grpo", "amazon"),
 a name asked of a thing the episode has ("whats the name of this podcast"), and a figure sentence
@@ -139,10 +159,36 @@ _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _VERSION = re.compile(r"\b([a-z]{1,12})(-|\s)?(\d{1,3}(?:\.\d)?)\b")
 # how people open or pad a question; not what it is about
 _FRAME = {
-    "whats", "whens", "wheres", "whos", "hows", "whys", "tell", "explain", "mention", "mentioned", "exactly",
-    "specifically", "roughly", "approximately", "actually", "currently", "today", "pls", "please", "ok", "u",
-    "ur", "b4", "im", "info", "anything", "stuff", "according",
-}  # fmt: skip
+    "whats",
+    "whens",
+    "wheres",
+    "whos",
+    "hows",
+    "whys",
+    "tell",
+    "explain",
+    "mention",
+    "mentioned",
+    "exactly",
+    "specifically",
+    "roughly",
+    "approximately",
+    "actually",
+    "currently",
+    "today",
+    "pls",
+    "please",
+    "ok",
+    "u",
+    "ur",
+    "b4",
+    "im",
+    "info",
+    "anything",
+    "stuff",
+    "according",
+    "old",
+}  # fmt: skip  ("old" is what "how old" asks for, not what the question is about)
 MIN_TYPO_LENGTH = 5  # shorter words are too easily one letter away from another word
 _PAIR = re.compile(r"\b([a-z]+)[- ](?=([a-z]+)\b)")
 # a word not at the start of a text or a sentence: its capital means a name ("Claude"), not grammar
@@ -391,6 +437,7 @@ _KINDS = (
         ),
     ),
     ("duration", re.compile(r"\bhow long\b")),
+    ("age", re.compile(r"\bhow old\b|\bwhat age\b|\b(his|her|their) age\b")),
     (
         "count",
         re.compile(
@@ -408,7 +455,7 @@ _KINDS = (
         re.compile(r"^\W*(and |so |but )?where\b|\bwhich (city|country|state|town|place|university|school|company)\b"),
     ),
 )
-FIGURES = ("count", "money", "percent", "date", "duration")
+FIGURES = ("count", "money", "percent", "date", "duration", "age")
 _NUMBER_WORDS = (
     "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|"
     "seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|half"
@@ -428,6 +475,10 @@ _FIGURE_IN_TEXT = {
     "duration": re.compile(
         rf"\b(\d[\d,.]*|{_NUMBER_WORDS})\s+(seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b", re.I
     ),
+    "age": re.compile(
+        rf"\b(\d+|{_NUMBER_WORDS})[- ](years?|yrs?)[- ]old\b|\baged? \d+\b|\b(twenties|thirties|forties|fifties)\b",
+        re.I,
+    ),
 }
 # units people abbreviate
 _UNITS = {"hz": "hertz", "k": "thousand", "m": "million", "bn": "billion", "gb": "gigabytes", "tb": "terabytes"}
@@ -435,6 +486,8 @@ _BOUNDARY = {
     "could", "would", "can", "will", "do", "does", "did", "are", "were", "is", "was", "have", "has", "had",
     "should", "might", "of", "per", "in", "on", "at", "for", "to", "from", "with", "by", "get", "got",
 }  # fmt: skip
+# events a "when" question dates
+_EVENT = r"released?|launch(?:ed)?|founded|published|recorded|announced|born|invented|acquired|graduated|married"
 _ABOUT = re.compile(r"\s*\(about: .*\)\s*$", re.S)  # the context a follow-up rewrite appends
 
 
@@ -461,6 +514,10 @@ def measured_terms(question: str) -> list[str]:
     money = re.search(r"\b(revenue|valuation|cost|price|salary|salaries|funding|arr)\b", q)
     if money:  # an amount of what: "Anthropic's *revenue*", not any sum beside the name
         return [money.group(1)]
+    # "when was GPT-4 *released*": a date beside the event, not any date beside the name
+    m = re.search(rf"\bwhen\b.*\b({_EVENT})\b|\b(release|launch) date\b", q)
+    if m:
+        return [m.group(1) or m.group(2)]
     m = re.search(r"\bhow (?:many|much)\s+(.*)", q)
     if m:
         out = []
@@ -512,6 +569,66 @@ def absent_names(question: str, lex: Lexicon) -> list[str]:
 def absent_words(question: str, lex: Lexicon) -> list[str]:
     """The question's own content words that occur nowhere in the lexicon's text."""
     return [w for w in _content_words(own_part(question)) if not lex.has(w)]
+
+
+# a question that asks whether, or what, the episode says about a topic: "did they talk about X?",
+# "what do they think of X?", "any thoughts on X?", "is X discussed?", "what about X?"
+_WHO = r"(?:they|he|she|you|anyone|either of them|the guests?|the hosts?|[a-z]+)"
+_TOPIC_ASK = re.compile(
+    rf"^\W*(?:and |so |but |ok )?(?:"
+    rf"(?:did|do|does|have|has|will|was|were) {_WHO} (?:ever |also |even )?(?:talk|speak|say anything|"
+    rf"say much|mention|discuss|bring up|touch on|cover|get into|go into|comment on|address)(?:ed)?"
+    rf"(?: about| on| of)?"
+    rf"|what (?:do|did|does) {_WHO} (?:say|think|believe|feel|reckon)(?: about| of| on| regarding)"
+    rf"|(?:any|their|his|her) (?:thoughts?|opinions?|takes?|views?|comments?|mentions?|discussion|word)"
+    rf" (?:on|about|of|regarding)"
+    rf"|what(?:'s| is|s) (?:their|his|her|the) (?:opinion|take|view|stance|position)s? (?:on|of|about)"
+    rf"|is there (?:any )?(?:discussion|mention|talk) (?:of|about|on)"
+    rf"|(?:what|how) about"
+    rf")\s+(?P<topic>.+?)\s*(?:,? ?(?:at all|in (?:the|this) (?:episode|podcast|show|conversation)|"
+    rf"on the show|according to them))?\W*$"
+)
+_TOPIC_PASSIVE = re.compile(r"^\W*(?:is|was|are|were) (?P<topic>.+?) (?:mentioned|discussed|brought up|covered)\b")
+MAX_QUOTED_TOPIC_WORDS = 6  # a longer topic is named by its missing words
+
+
+def asked_topic(question: str) -> str | None:
+    """The topic a "did they talk about X?" / "what do they think of X?" question asks after, as typed.
+
+    >>> asked_topic("did they discuss quantum computing at all?"), asked_topic("Why does RL work?")
+    ('quantum computing', None)
+    """
+    q = _norm(own_part(question)).strip()
+    m = _TOPIC_ASK.match(q) or _TOPIC_PASSIVE.match(q)
+    return m.group("topic").strip(" ?.!") if m else None
+
+
+def absent_topic(question: str, lex: Lexicon) -> list[str]:
+    """When the question asks what the episode says about a topic and a word of that topic occurs
+    nowhere in the episode ("quantum computing", "elon musk"): the topic (or, if long, its missing
+    words). Unlike an absent word anywhere in a question -- usually a paraphrase ("flaky", "gist") --
+    the topic is the thing asked about: an episode that never names it does not discuss it."""
+    topic = asked_topic(question)
+    if not topic:
+        return []
+    missing = absent_words(topic, lex)
+    if not missing:
+        return []
+    words = _WORD.findall(topic)
+    return [topic] if len(words) <= MAX_QUOTED_TOPIC_WORDS else missing
+
+
+def absent_attribute(question: str, lex: Lexicon) -> list[str]:
+    """Something asked of a name the episode has, that the episode never mentions: "sholto's
+    *favorite* programming language", "trenton's *phd* thesis" -> ["favorite"], ["phd"]."""
+    own = own_part(question).lower().replace("’", "'")
+    out = []
+    for m in re.finditer(r"\b([a-z0-9]+)'s (?=([a-z0-9-]+))", own):
+        name, word = m.groups()
+        if word in STOP_WORDS or word in _FRAME or not lex.has(name) or lex.has(word):
+            continue
+        out.append(word)
+    return out
 
 
 def _sentences(text: str) -> list[str]:
@@ -652,6 +769,9 @@ def decide(
     names = absent_names(question, lex)
     if names:
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_name", names, kind)
+    topic = absent_topic(question, lex) or absent_attribute(question, lex)
+    if topic:
+        return RefusalDecision(True, top, threshold, NOT_STATED, "absent_topic", topic, kind)
     if kind is not None:
         words = absent_words(question, lex)
         if words:
@@ -671,6 +791,7 @@ _MISSING_LEAD = {
     "percent": "The episode doesn't give that percentage",
     "date": "The episode doesn't say when",
     "duration": "The episode doesn't say how long",
+    "age": "The episode doesn't say how old",
     "person": "The episode doesn't say who",
     "place": "The episode doesn't say where",
 }
@@ -689,7 +810,7 @@ def not_stated_lead(decision: RefusalDecision) -> str:
     >>> print(not_stated_lead(RefusalDecision(True, 0.5, 0.3, NOT_STATED, "figure", ["gym badges"], "count")))
     The episode doesn't give that number: no passage states a figure for “gym badges”.
     """
-    if decision.rule == "absent_name" or (decision.rule == "factoid_word" and decision.kind is None):
+    if decision.rule in ("absent_name", "absent_topic") or (decision.rule == "factoid_word" and decision.kind is None):
         return f"The episode doesn't mention {_quoted(decision.missing)}."
     lead = _MISSING_LEAD.get(decision.kind or "", "The episode doesn't answer this directly")
     if decision.rule == "factoid_word":
@@ -832,7 +953,9 @@ def _suggestion_vectors(
     embed, store = retriever.store.embeddings, retriever.store
     vectors = embed.embed_documents(phrased) if phrased else []
     kept = [i for i, v in enumerate(vectors) if any(c.similarity >= threshold for c in store.query(v, 1, flt))]
-    cached = ([phrased[i] for i in kept], np.asarray([vectors[i] for i in kept]).reshape(len(kept), -1))
+    # no suggestion clears the threshold (or there is nothing to suggest): an empty (0, dim) matrix
+    dim = len(vectors[0]) if len(vectors) else 0
+    cached = ([phrased[i] for i in kept], np.asarray([vectors[i] for i in kept], dtype=float).reshape(len(kept), dim))
     with _lexicons_lock:
         _lexicons.setdefault(index, {})[key] = cached
     return cached

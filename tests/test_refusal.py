@@ -14,9 +14,12 @@ from assistant.errors import QuestionError
 from assistant.refusal import (
     Lexicon,
     Passages,
+    absent_attribute,
     absent_names,
+    absent_topic,
     absent_words,
     answer_kind,
+    asked_topic,
     decide,
     figure_stated,
     measured_terms,
@@ -132,6 +135,7 @@ def test_a_plural_or_possessive_before_a_number_is_the_same_name():
         ("How far are current models from the human brain in parameter count?", "count"),
         ("How often does someone in a normal job get feedback?", None),
         ("Why does RL work?", None),
+        ("how old is trenton?", "age"),
     ],
 )
 def test_answer_kind(question, kind):
@@ -143,12 +147,55 @@ def test_measured_terms():
     assert measured_terms("How many GPUs were used to train Claude 3 Sonnet?") == ["gpus"]
     assert measured_terms("vocab size in their pretraining example?") == ["vocab"]
     assert measured_terms("If an AGI were efficient, how many could run in 2028?") == []
+    assert measured_terms("when was GPT-4 released?") == ["released"]  # a date of that event
+    assert measured_terms("by when will agents do a day's work?") == []
 
 
 def test_absent_words_only_from_the_users_own_question(lex):
     assert absent_words("Which city was this recorded in?", lex) == ["city", "recorded"]
     # the context a follow-up rewrite appends came from an earlier question: not checked again
     assert absent_words("who uses it? (about: Which sponsor sells permission management?)", lex) == []
+
+
+# --- signal 2b: a topic asked after that the episode never names -----------------------------------------
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("did they talk about elon musk?", "elon musk"),
+        ("Did they discuss quantum computing at all?", "quantum computing"),
+        ("what do they think of the EU AI act?", "the eu ai act"),
+        ("any thoughts on AI art and copyright?", "ai art and copyright"),
+        ("whats their view on ai in healthcare", "ai in healthcare"),
+        ("is there any mention of the pulitzer?", "the pulitzer"),
+        ("was crypto discussed?", "crypto"),
+        ("what about drug discovery?", "drug discovery"),
+        ("what do they say about it in the episode?", "it"),
+        ("Why does RL work?", None),
+        ("Which companies use them?", None),
+        ("how did they make it misbehave?", None),
+    ],
+)
+def test_asked_topic(question, topic):
+    assert asked_topic(question) == topic
+
+
+def test_a_topic_asked_after_is_absent_when_a_word_of_it_is(lex):
+    assert absent_topic("did they talk about elon musk?", lex) == ["elon musk"]
+    assert absent_topic("what do they say about self-driving GPUs?", lex) == ["self-driving gpus"]
+    assert absent_topic("what do they think about the context window?", lex) == []
+    assert absent_topic("what do they think about flaky pretraining?", lex) == ["flaky pretraining"]
+    # an absent word outside a topic question is a paraphrase as often as not: left to the other checks
+    assert absent_topic("If flaky pretraining isn't the bottleneck, what is?", lex) == []
+    # a long topic is named by its missing words
+    long = "any thoughts on the tokens the transformer model predicts in meditation retreats?"
+    assert absent_topic(long, lex) == ["meditation", "retreats"]
+
+
+def test_an_attribute_of_a_name_the_episode_never_mentions(lex):
+    assert absent_attribute("what is claude's favorite programming language?", lex) == ["favorite"]
+    assert absent_attribute("what's anthropic's phd program like?", lex) == ["phd"]
+    assert absent_attribute("what's claude's context window?", lex) == []
+    assert absent_attribute("what's sourdough's favorite flour?", lex) == []  # not a name the episode has
 
 
 # --- signal 3: the figure is not in the top sources ----------------------------------------------------
@@ -235,6 +282,10 @@ def test_decide(lex):
     assert (factoid.rule, factoid.kind, factoid.missing) == ("factoid_word", "person", ["host"])
     figure = decide(sources, 0.335, "How many parameters does Claude 3 Sonnet have?", lex)
     assert (figure.rule, figure.kind, figure.missing) == ("figure", "count", ["parameters"])
+    topic = decide(sources, 0.335, "did they talk about elon musk?", lex)
+    assert (topic.reason, topic.rule, topic.missing) == ("not_stated", "absent_topic", ["elon musk"])
+    old = decide(sources, 0.335, "How old is Claude?", lex)
+    assert (old.rule, old.kind) == ("figure", "age")
     assert not decide(sources, 0.335, "How many features did they fit in Claude 3 Sonnet?", lex).refused
     assert not decide(sources, 0.335, "Who is the host?").refused  # no lexicon: only the dense check
 
@@ -244,6 +295,8 @@ def test_not_stated_lead_names_what_is_missing():
         return refusal.not_stated_lead(refusal.RefusalDecision(True, 0.5, 0.3, "not_stated", rule, missing, kind))
 
     assert lead("absent_name", ["EU"]) == "The episode doesn't mention “EU”."
+    assert lead("absent_topic", ["quantum computing"]) == "The episode doesn't mention “quantum computing”."
+    assert lead("figure", [], "age") == "The episode doesn't say how old."
     assert lead("factoid_word", ["host"], "person") == "The episode doesn't say who: it never mentions “host”."
     assert lead("figure", ["employees"], "count") == (
         "The episode doesn't give that number: no passage states a figure for “employees”."
@@ -272,6 +325,10 @@ def assert_valid(bot, answer):
         ("What's Anthropic's latest valuation?", "doesn't give that amount"),
         ("How many GPUs were used to train Claude 3 Sonnet?", "doesn't give that number"),
         ("Did they talk about the Stargate data center project at all?", "doesn't mention “Stargate”"),
+        ("did they talk about elon musk?", "doesn't mention “elon musk”"),
+        ("what do they think about crypto?", "doesn't mention “crypto”"),
+        ("what is sholto's favorite programming language?", "doesn't mention “favorite”"),
+        ("how old is trenton?", "doesn't say how old"),
     ],
 )
 def test_near_topic_question_gets_a_not_stated_answer(bot, question, says):
@@ -294,6 +351,9 @@ def test_near_topic_question_gets_a_not_stated_answer(bot, question, says):
         "vocab size in their pretraining example?",  # "vocabulary of ... 50,000 tokens" ranks 12th
         "how many hypotheses does the geoguessr prompt ask for?",  # the transcript hears "geogessor"
         "oceans 11 analogy?",  # 0.31 from every chunk, but quotes/131 word for word ("Ocean's 11")
+        "did they talk about pokemon?",  # topic questions whose topic the episode names
+        "what do they say about the golden gate bridge?",
+        "any thoughts on the nobel prize?",
     ],
 )
 def test_answerable_look_alikes_are_answered(bot, question):
@@ -309,6 +369,14 @@ def test_off_topic_refusal_offers_real_topics_not_summary_headings(bot):
         assert heading not in a.answer and not any(heading in s for s in a.suggestions)
     for s in a.suggestions:  # each one a question the episode answers
         assert s.endswith("?") and not bot.ask(s).refused
+
+
+def test_a_refusal_with_nothing_to_suggest_still_answers(indexed_settings):
+    # a threshold no suggestion clears: once a crash (an empty matrix of suggestion vectors)
+    strict = EpisodeAssistant(indexed_settings.model_copy(update={"answerer": "extractive", "refusal_threshold": 0.99}))
+    a = strict.ask("What do they say about reward hacking?")
+    assert a.refused and a.reason == "off_topic" and a.suggestions == []
+    assert "Not covered" in a.answer
 
 
 def test_second_signal_can_be_switched_off(indexed_settings):
