@@ -443,7 +443,7 @@ _KINDS = (
         re.compile(
             r"\bhow (many|big|large)\b|\bhow much (money|compute|data)\b|"
             r"\b(count|number|size|score|multiplier|ratio|odds|params|parameters)\b\W*$|"
-            r"\b\w+ (count|size|score|multiplier)\b|\bwhat (hz|score|size|number)\b"
+            r"\b\w+ (count|size|score|multiplier)\b|\b(what|which) \w+ number\b|\bwhat (hz|score|size|number)\b"
         ),
     ),
     (
@@ -701,7 +701,9 @@ def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
         for sentence in _sentences(hit.text):
             if not pattern.search(sentence):
                 continue
-            bags = (_bag(sentence), described)
+            # an event's date is in the sentence that tells of it: a description's "release" beside a
+            # sentence's "the next few months" dates something else ("when was GPT-4 released?")
+            bags = (_bag(sentence),) if kind == "date" else (_bag(sentence), described)
             if not measured or any(_term_in(t, w, st) for t in measured for w, st in bags):
                 return True
     return False

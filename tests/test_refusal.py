@@ -218,6 +218,13 @@ def test_figure_stated_reads_a_sources_description():
     assert figure_stated("How far are models from the brain in parameter count?", src, lex) is True
 
 
+def test_an_events_date_must_be_in_the_sentence_that_tells_of_it():
+    lex = Lexicon(["GPT-4 was released in March 2023.", "They spent the next few months on compute."])
+    described = [hit("They spent the next few months on compute.", enrichment="GPT-4's release came first")]
+    assert figure_stated("when was GPT-4 released?", described, lex) is False
+    assert figure_stated("when was GPT-4 released?", [hit("GPT-4 was released in March 2023.")], lex) is True
+
+
 # --- looking past the retrieved sources: the episode's chunks by the words they hold ---------------------
 @pytest.fixture(scope="module")
 def passages(lex):
