@@ -109,12 +109,17 @@ on a second fresh set of 37 (20 / 17) written before it was run:
    - **age** ("how old") as a figure kind, and the event a "when" question dates ("released",
      "founded") as its measured thing.
 
-=====================================  ==============  ==============  ==============
-refused (unanswerable / answerable)     tune (31 / 48)  scratch (28/17)  fresh (20 / 17)
-=====================================  ==============  ==============  ==============
-second pass                             27 / 0          7 / 0            10 / 0
-+ the three rules (kept)                27 / 0          19 / 0           15 / 0
-=====================================  ==============  ==============  ==============
+=====================================  ==============  ===============  ===============  ===============
+refused (unanswerable / answerable)     tune (31 / 48)  scratch (28/17)  fresh (20 / 17)  fresh 2 (15/12)
+=====================================  ==============  ===============  ===============  ===============
+second pass                             27 / 0          7 / 0            10 / 0           8 / 0
++ the three rules (kept)                27 / 0          19 / 0           15 / 0           15 / 0
+=====================================  ==============  ===============  ===============  ===============
+
+"fresh 2" was written after the rules (and the "when ... released" sentence rule below) were final
+and run once. Every new rule held: 0 answerable questions refused in 125 (tune, scratch, both fresh
+sets). A date's event must be in the sentence that dates it, not only in the source's description:
+"when was GPT-4 released?" found a description's "release" beside "the next few months".
 
 Known misses: an opinion the episode never gives about things it does name ("Do they think
 open-sourcing frontier model weights is a good idea?"), a lower-case name ("ppo or grpo", "amazon"),
@@ -578,8 +583,8 @@ _TOPIC_ASK = re.compile(
     rf"^\W*(?:and |so |but |ok )?(?:"
     rf"(?:did|do|does|have|has|will|was|were) {_WHO} (?:ever |also |even )?(?:talk|speak|say anything|"
     rf"say much|mention|discuss|bring up|touch on|cover|get into|go into|comment on|address)(?:ed)?"
-    rf"(?: about| on| of)?"
-    rf"|what (?:do|did|does) {_WHO} (?:say|think|believe|feel|reckon)(?: about| of| on| regarding)"
+    rf"(?: about| abt| on| of)?"
+    rf"|what (?:do|did|does) {_WHO} (?:say|think|believe|feel|reckon)(?: about| abt| of| on| regarding)"
     rf"|(?:any|their|his|her) (?:thoughts?|opinions?|takes?|views?|comments?|mentions?|discussion|word)"
     rf" (?:on|about|of|regarding)"
     rf"|what(?:'s| is|s) (?:their|his|her|the) (?:opinion|take|view|stance|position)s? (?:on|of|about)"
