@@ -14,7 +14,6 @@ from assistant.errors import QuestionError
 from assistant.refusal import (
     Lexicon,
     Passages,
-    absent_attribute,
     absent_names,
     absent_topic,
     absent_words,
@@ -168,7 +167,7 @@ def test_absent_words_only_from_the_users_own_question(lex):
         ("whats their view on ai in healthcare", "ai in healthcare"),
         ("is there any mention of the pulitzer?", "the pulitzer"),
         ("was crypto discussed?", "crypto"),
-        ("what about drug discovery?", "drug discovery"),
+        ("what about drug discovery?", None),  # as a follow-up, a new angle in any words
         ("what do they say about it in the episode?", "it"),
         ("Why does RL work?", None),
         ("Which companies use them?", None),
@@ -189,13 +188,6 @@ def test_a_topic_asked_after_is_absent_when_a_word_of_it_is(lex):
     # a long topic is named by its missing words
     long = "any thoughts on the tokens the transformer model predicts in meditation retreats?"
     assert absent_topic(long, lex) == ["meditation", "retreats"]
-
-
-def test_an_attribute_of_a_name_the_episode_never_mentions(lex):
-    assert absent_attribute("what is claude's favorite programming language?", lex) == ["favorite"]
-    assert absent_attribute("what's anthropic's phd program like?", lex) == ["phd"]
-    assert absent_attribute("what's claude's context window?", lex) == []
-    assert absent_attribute("what's sourdough's favorite flour?", lex) == []  # not a name the episode has
 
 
 # --- signal 3: the figure is not in the top sources ----------------------------------------------------
@@ -334,7 +326,6 @@ def assert_valid(bot, answer):
         ("Did they talk about the Stargate data center project at all?", "doesn't mention “Stargate”"),
         ("did they talk about elon musk?", "doesn't mention “elon musk”"),
         ("what do they think about crypto?", "doesn't mention “crypto”"),
-        ("what is sholto's favorite programming language?", "doesn't mention “favorite”"),
         ("how old is trenton?", "doesn't say how old"),
     ],
 )
