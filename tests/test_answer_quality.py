@@ -136,6 +136,23 @@ def test_an_entity_window_repeating_a_shown_quote_is_left_out():
     assert answer.count("how she hits a tennis ball") == 1
 
 
+def test_a_window_that_only_names_its_entity_does_not_lead():
+    # "what does trenton work on?": the window around Trenton's name says nothing but the name; the
+    # window around another entity says what he works on
+    own = Hit(
+        "e/companies/1",
+        "ve. But we didn't have Shulta Brickin and Trenton Brickin. Shulta Douglas and Trenton Brickin, who a",
+        {"section": "companies", "name": "Trenton Brickin", "transcript_position": 10},
+    )
+    other = Hit(
+        "e/companies/4",
+        "lta is scaling RL, Trenton's still working on Mechanistic Interpretability. Welcome back. Happy to",
+        {"section": "companies", "name": "Mechanistic Interpretability", "transcript_position": 200},
+    )
+    answer = ExtractiveAnswerer().answer("what does trenton work on?", [own, other]).text
+    assert answer.startswith("Mechanistic Interpretability: “…is scaling RL, Trenton's still working"), answer
+
+
 def test_after_an_entity_mention_other_entities_mentions_list_more_names():
     def client(i: int, name: str) -> Hit:
         text = f"A company mentioned as a client of Lighthouse for visa services ({name} is a software company)."
