@@ -109,13 +109,23 @@ questions (28 unanswerable, 17 answerable), then checked on fresh sets written b
      source's description: "when was GPT-4 released?" found "release" there beside "the next few
      months").
 
-==========================================  ==============  ===============  ==============  ===============
-refused (unanswerable / answerable)          tune (31 / 48)  scratch (28/17)  fresh (20/17)   fresh 2 (15/12)
-==========================================  ==============  ===============  ==============  ===============
-second pass                                  27 / 0          7 / 0            10 / 0          8 / 0
-+ the rules, "what about X?" and attribute   27 / 0          19 / 0           15 / 0          15 / 0
-the rules as kept                            27 / 0          18 / 0           14 / 0          12 / 0
-==========================================  ==============  ===============  ==============  ===============
+=======================================  ========  =========  ========  =========  ==========
+refused: unanswerable / answerable        tune      scratch    fresh     fresh 2    paraphrased
+(questions: unanswerable / answerable)    31 / 48   28 / 17    20 / 17   15 / 12    0 / 25
+=======================================  ========  =========  ========  =========  ==========
+second pass                               27 / 0    7 / 0      10 / 0    8 / 0      - / 1
++ the rules, with "what about X?" and     27 / 0    19 / 0     15 / 0    15 / 0     -
+  an absent attribute
++ the rules as first kept                 27 / 0    18 / 0     14 / 0    12 / 0     - / 9
++ half the topic's words absent (kept)    27 / 0    14 / 0     13 / 0    10 / 0     - / 1
+=======================================  ========  =========  ========  =========  ==========
+
+"fresh 2" was written after the rules were first kept, "paraphrased" after that: 25 answerable
+topic questions in other words than the episode's ("looking inside the model's *head*", "*energy* or
+power limits for datacenters", "the model planning its *rhymes* ahead"). One new word among the
+episode's is usually such a paraphrase, so a topic is absent only when at least half of its content
+words are ("elon musk", "crypto", "nvidia stock price", "ai in healthcare"). The one paraphrased
+question still refused ("how soon ... a full *workday*?") is the factoid rule's, from the first pass.
 
 The ``test`` half, scored once with the first set of rules: 27/30 unanswerable (as before) and 5/48
 answerable refused (2 before). Two rules made the three new false refusals and were removed whole, not
@@ -597,6 +607,7 @@ _TOPIC_ASK = re.compile(
     rf"on the show|according to them))?\W*$"
 )
 _TOPIC_PASSIVE = re.compile(r"^\W*(?:is|was|are|were) (?P<topic>.+?) (?:mentioned|discussed|brought up|covered)\b")
+MIN_ABSENT_SHARE = 0.5  # of the topic's content words
 MAX_QUOTED_TOPIC_WORDS = 6  # a longer topic is named by its missing words
 
 
@@ -620,7 +631,9 @@ def absent_topic(question: str, lex: Lexicon) -> list[str]:
     if not topic:
         return []
     missing = absent_words(topic, lex)
-    if not missing:
+    # a topic mostly of the episode's words with one new one is usually a paraphrase ("looking inside
+    # the model's *head*", "*energy* limits for datacenters"); one mostly of new words is not there
+    if not missing or len(missing) < MIN_ABSENT_SHARE * len(_content_words(topic)):
         return []
     words = _WORD.findall(topic)
     return [topic] if len(words) <= MAX_QUOTED_TOPIC_WORDS else missing

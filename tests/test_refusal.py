@@ -183,11 +183,13 @@ def test_a_topic_asked_after_is_absent_when_a_word_of_it_is(lex):
     assert absent_topic("what do they say about self-driving GPUs?", lex) == ["self-driving gpus"]
     assert absent_topic("what do they think about the context window?", lex) == []
     assert absent_topic("what do they think about flaky pretraining?", lex) == ["flaky pretraining"]
+    # one new word among the episode's is usually a paraphrase: half the topic must be absent
+    assert absent_topic("what do they say about flaky pretraining of transformers?", lex) == []
     # an absent word outside a topic question is a paraphrase as often as not: left to the other checks
     assert absent_topic("If flaky pretraining isn't the bottleneck, what is?", lex) == []
     # a long topic is named by its missing words
-    long = "any thoughts on the tokens the transformer model predicts in meditation retreats?"
-    assert absent_topic(long, lex) == ["meditation", "retreats"]
+    long = "any thoughts on tokens and transformers in silent meditation retreats for monks?"
+    assert absent_topic(long, lex) == ["silent", "meditation", "retreats", "monks"]
 
 
 # --- signal 3: the figure is not in the top sources ----------------------------------------------------
