@@ -924,19 +924,24 @@ def suggestions(
 
 
 def _distinct(phrased: list[str], n: int) -> list[str]:
-    """The first ``n`` suggestions whose first words differ ("AI infrastructure", "AI capabilities";
-    "philosophy", "philosophical").
+    """The first ``n`` suggestions that are not another one said again: the same first word ("AI
+    infrastructure", "AI capabilities"; "philosophy", "philosophical"), or the words of a shown one
+    and more ("technology trends", "AI technology trends").
 
-    >>> offered = ["What do they say about philosophy?", "What do they say about philosophical?", "… about RL?"]
-    >>> _distinct([o.replace("…", "What do they say") for o in offered], 2)
-    ['What do they say about philosophy?', 'What do they say about RL?']
+    >>> offered = ["… philosophy?", "… philosophical?", "… technology trends?", "… AI technology trends?", "… RL?"]
+    >>> _distinct([o.replace("…", "What do they say about") for o in offered], 3)
+    ['What do they say about philosophy?', 'What do they say about technology trends?', 'What do they say about RL?']
     """
-    out, seen = [], set()
+    out, seen, shown = [], set(), []
     for p in phrased:
-        head = p.removeprefix(_SUGGESTION.format("")[:-1]).split()[0].lower().strip("?")[:6]  # philosophy/-ical
-        if head not in seen:
-            seen.add(head)
-            out.append(p)
+        label = p.removeprefix(_SUGGESTION.format("")[:-1]).strip("?").lower()
+        head = label.split()[0][:6]  # philosophy/-ical
+        words = {_stem(w) for w in label.split()}
+        if head in seen or any(w <= words or words <= w for w in shown):
+            continue
+        seen.add(head)
+        shown.append(words)
+        out.append(p)
         if len(out) >= n:
             break
     return out
