@@ -74,7 +74,7 @@ _TAKEAWAYS_CUE = re.compile(
 )
 _WHO = re.compile(r"\W*(?:(?:hi|hello|hey)\W+)?who(?:'s|’s|s)?\b", re.I)
 # The words overview questions are made of; anything else is a subject to search for.
-_OVERVIEW_WORDS = frozenset(
+OVERVIEW_WORDS = frozenset(
     tokenize(
         "episode podcast show conversation interview discussion talk chat recording about gist summary summarize "
         "summarise recap overview tldr tl dr synopsis nutshell takeaways points ideas themes topics insights lessons "
@@ -96,7 +96,7 @@ def intent(question: str, opening: str = "") -> str | None:
     >>> intent("who is sholto?", "This episode features Sholto Douglas."), intent("who is sholto?")
     ('about', None)
     """
-    subject = [w for w in tokenize(question) if w not in _OVERVIEW_WORDS]
+    subject = [w for w in tokenize(question) if w not in OVERVIEW_WORDS]
     if subject and opening and asks_who(question) and set(subject) <= set(tokenize(opening)):
         return ABOUT
     if subject:

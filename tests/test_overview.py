@@ -86,6 +86,27 @@ def test_who_and_how_long_get_only_the_opening_paragraph():
     assert "Ann and Bo" in text and "primary focus" not in text
 
 
+def _window(index: int, name: str, text: str) -> Hit:
+    return Hit(f"e/companies/{index}", text, {"section": "companies", "name": name, "transcript_position": 9})
+
+
+def test_who_is_someone_adds_what_the_speakers_say_of_them():
+    only_names = _window(1, "Bo Lee", "me. But we had Ann Smith and Bo Lee. Ann Smith and Bo Lee, who a")
+    role = _window(
+        4,
+        "Mechanistic Interpretability",
+        "ow. Ann is scaling RL, Bo's still working on Mechanistic Interpretability. We",
+    )
+    text = ExtractiveAnswerer().answer("who is bo?", [*SUMMARY, only_names, role]).text
+    assert text.startswith("This 90-minute episode features Ann and Bo on RL [1].")
+    assert text.endswith(
+        "Mechanistic Interpretability: “…Ann is scaling RL, Bo's still working on Mechanistic Interpretability.” [6]"
+    )
+    assert "Ann Smith and Bo Lee" not in text
+    # no one named: the opening alone
+    assert ExtractiveAnswerer().answer("Who are the guests?", [*SUMMARY, role]).text.endswith("[1].")
+
+
 def test_takeaways_are_the_first_sentence_of_each_point_of_the_closest_section():
     answerer = ExtractiveAnswerer()
     technical = answerer.answer("What are the key technical takeaways?", SUMMARY).text
@@ -185,6 +206,9 @@ def test_who_is_someone_the_summary_introduces(bot):
     a = bot.ask("who is sholto")
     assert not a.refused and [c.id for c in a.citations] == [f"{EPISODE_ID}/summary/0"]
     assert "Sholto Douglas and Trenton Bricken (both now at Anthropic)" in a.answer
+    # for Trenton the speakers also say what he works on
+    trenton = bot.ask("who is trenton?")
+    assert "Trenton's still working on Mechanistic Interpretability" in trenton.answer, trenton.answer
     # someone the opening paragraph does not introduce is searched as usual
     noam = bot.ask("who is noam")
     assert noam.citations and not any(c.section == "summary" for c in noam.citations)

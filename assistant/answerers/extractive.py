@@ -360,7 +360,13 @@ class ExtractiveAnswerer(Answerer):
             for j, s in enumerate(plain(x) for x in split_sentences(plain_blocks(sources[i].text)))
             if s and not addresses_reader(s)
         ]
-        return _while_words_last(cands, WORD_BUDGET)
+        shown = _while_words_last(cands, WORD_BUDGET)
+        # "who is trenton?": the opening names him; what the speakers say of him tells who he is
+        said = _said_of(question, _searched(sources))
+        used = sum(p.words for p in shown)
+        if said and used + said.words + len((said.name or "").split()) <= WORD_BUDGET:
+            shown.append(said)
+        return shown
 
     @staticmethod
     def dangles(p: Passage, shown: Sequence[Passage]) -> bool:
@@ -400,6 +406,55 @@ def _flat(text: str) -> str:
     text = re.sub(r"\[\d+\]", " ", text)
     text = re.sub(r"[“”\"…]", " ", text)
     return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split())).lower()
+
+
+def _searched(sources: Sequence[Hit]) -> list[Passage]:
+    """The candidate passages of what the search found beside an overview answer's own sources (the
+    summary and front matter come first and would fill ``MAX_SOURCES``), numbered as in ``sources``."""
+    own = (overview.SECTION, overview.FRONT_MATTER)
+    found = [i for i, h in enumerate(sources) if h.metadata.get("section") not in own][:MAX_SOURCES]
+    cands = passages([sources[i] for i in found])
+    for p in cands:
+        p.source = found[p.source]
+    return cands
+
+
+MIN_SAID_WORDS = 3  # words besides names that a passage must say of a person to tell who they are
+
+
+def _said_of(question: str, cands: Sequence[Passage]) -> Passage | None:
+    """For "who is <name>?": the passage that names the person (as written or as the transcript
+    hears it: "Shulta" for Sholto) and says most about them besides names -- "Shulta is scaling RL,
+    Trenton's still working on Mechanistic Interpretability" rather than "we didn't have Shulta
+    Brickin and Trenton Brickin". None for any other question, or when nothing says enough."""
+    if not overview.asks_who(question):
+        return None
+    asked = [w for w in tokenize(question) if w not in overview.OVERVIEW_WORDS]
+    best, most = None, MIN_SAID_WORDS - 1
+    for p in cands:
+        if not (p.section == "quotes" or p.window):
+            continue  # the speakers' words; the analysis's descriptions repeat the opening's
+        text = p.text.replace(p.name or "\0", " ")
+        said = tokenize(" ".join(w for w in text.split() if not w[:1].isupper()))
+        names = tokenize(" ".join(w for w in text.split() if w[:1].isupper()))
+        if not any(_sounds_like(a, n) for a in asked for n in names):
+            continue
+        if len(set(said)) > most:
+            best, most = p, len(set(said))
+    return best
+
+
+def _sounds_like(asked: str, name: str) -> bool:
+    """A name as a transcript may write it: the same first letter, within one edit per three letters.
+
+    >>> _sounds_like("sholto", "shulta"), _sounds_like("trenton", "trenton"), _sounds_like("noam", "neam")
+    (True, True, False)
+    """
+    if asked == name:
+        return True
+    if asked[:1] != name[:1] or len(asked) < 5 or abs(len(asked) - len(name)) > 1:
+        return False
+    return sum(a != b for a, b in zip(asked, name)) + abs(len(asked) - len(name)) <= len(asked) // 3
 
 
 def _while_words_last(passages_in_order: Sequence[Passage], budget: int) -> list[Passage]:
