@@ -144,6 +144,9 @@ After them: 26/30 and 2/30 ("when do they reckon a coding agent could handle a d
 work?": "dev" is too short to read as an abbreviation; "how big was the compute *jump* from o1 to o3?":
 a factoid with a paraphrase, the factoid rule's known weakness).
 
+All five sets are in tests/data/refusal_probes.txt (93 unanswerable, 101 answerable; 63 and 3
+refused), which the tests hold at no fewer than 60 and no more than 4.
+
 The ``test`` half, scored once with the first set of rules: 27/30 unanswerable (as before) and 5/48
 answerable refused (2 before). Two rules made the three new false refusals and were removed whole, not
 patched: an **absent attribute** ("<name>'s <word>" whose word the episode never uses: it fired on any

@@ -4,6 +4,7 @@ answer, suggestions, and the errors for an unknown episode or a question without
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from assistant import refusal
 from assistant.chain import EpisodeAssistant
 from assistant.errors import QuestionError
+from assistant.query import Query
 from assistant.refusal import (
     Lexicon,
     Passages,
@@ -390,6 +392,29 @@ def test_off_topic_refusal_offers_real_topics_not_summary_headings(bot):
         assert heading not in a.answer and not any(heading in s for s in a.suggestions)
     for s in a.suggestions:  # each one a question the episode answers
         assert s.endswith("?") and not bot.ask(s).refused
+
+
+PROBES = Path(__file__).parent / "data" / "refusal_probes.txt"
+
+
+def test_refusal_probes(bot):
+    # questions written after the eval's set, four of the five sets before the rules ran on them
+    # (assistant/refusal.py, third pass): measured 63/93 unanswerable and 3/101 answerable refused
+    refused = {"U": 0, "A": 0}
+    asked = {"U": 0, "A": 0}
+    wrongly = []
+    for line in PROBES.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        label, question = line.split("|", 1)
+        decision = bot.prepare(Query(question)).decision
+        asked[label] += 1
+        refused[label] += decision.refused
+        if label == "A" and decision.refused:
+            wrongly.append((question, decision.rule))
+    assert asked == {"U": 93, "A": 101}
+    assert refused["U"] >= 60, refused
+    assert refused["A"] <= 4, wrongly
 
 
 def test_a_refusal_with_nothing_to_suggest_still_answers(indexed_settings):
