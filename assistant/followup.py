@@ -72,7 +72,9 @@ _BACK_REFERENCE = re.compile(
 )
 # phrases that look like back-references but are not: "this episode", existential "is there"
 _SELF_CONTAINED = re.compile(
-    r"\b(this|that) (episode|podcast|show|conversation|interview)\b|\b(is|are|was|were) there\b", re.I
+    r"\b(this|that) (episode|podcast|show|conversation|interview)\b|\b(is|are|was|were) there\b|"
+    r"\b(will|would|could|might|should|can|do|does|did) there\b|\bthere (will|would|could|might)? ?be\b",
+    re.I,
 )
 MAX_BACK_REFERENCE_WORDS = 2  # more content words than this: the question carries its own subject
 MAX_TOPIC_WORDS = 8  # words borrowed from an earlier answer: more would drown the follow-up's own words

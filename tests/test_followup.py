@@ -39,6 +39,11 @@ def test_pronouns_point_back_but_they_means_the_guests():
     assert is_followup("which companies use them?", history)  # "them": the earlier subject
     assert not is_followup("What do they predict about agents?", history)  # "they": the guests
     assert is_followup("is that what deepseek does too?", history)
+    # an existential "there" points nowhere: seen in the chat, the question was searched with the
+    # previous one beside it and answered with a quote about languages
+    assert not is_followup("how many h100s will there be in 2028?", history)
+    assert not is_followup("could there be more GPUs?", history)
+    assert is_followup("what happens there?", history)
 
 
 def test_a_chain_of_follow_ups_keeps_the_first_subject():
