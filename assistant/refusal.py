@@ -18,8 +18,10 @@ any model is asked. Two questions are asked of every question:
      of its own content words occurs nowhere in the episode ("Which city was this *recorded* in?").
      For open questions an absent word is usually a paraphrase ("flaky", "gist"), which retrieval
      absorbs; a factoid cannot be answered without the thing it is about.
+   - **absent topic** (third pass, below): "did they talk about X?", "what do they think of X?" and
+     at least half of X's content words occur nowhere in the episode ("elon musk", "crypto").
    - **figure not stated**: the question asks for a figure (count, amount, percentage, date,
-     duration) and no sentence of the top ``refusal_sources`` sources holds one of that kind together
+     duration, age) and no sentence of the top ``refusal_sources`` sources holds one of that kind together
      with the measured thing ("how many *parameters*") while its source also names every episode
      name in the question ("Claude", "Sonnet"). "How much would Scale AI's revenue be" finds "Scale AI's
      revenue would be $10 billion"; "What is Anthropic's annual revenue" finds no sentence with
