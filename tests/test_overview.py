@@ -209,6 +209,7 @@ def test_who_is_someone_the_summary_introduces(bot):
     # for Trenton the speakers also say what he works on
     trenton = bot.ask("who is trenton?")
     assert "Trenton's still working on Mechanistic Interpretability" in trenton.answer, trenton.answer
+    assert len(trenton.citations) == 2 and all(bot.verify(c) for c in trenton.citations)
     # someone the opening paragraph does not introduce is searched as usual
     noam = bot.ask("who is noam")
     assert noam.citations and not any(c.section == "summary" for c in noam.citations)
