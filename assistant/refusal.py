@@ -610,9 +610,12 @@ _TOPIC_ASK = re.compile(
     rf"|what(?:'s| is|s) (?:their|his|her|the) (?:opinion|take|view|stance|position)s? (?:on|of|about)"
     rf"|is there (?:any )?(?:discussion|mention|talk) (?:of|about|on)"
     rf")\s+(?P<topic>.+?)\s*(?:,? ?(?:at all|in (?:the|this) (?:episode|podcast|show|conversation)|"
-    rf"on the show|according to them))?\W*$"
+    rf"on the show|according to them))?\W*$",
+    re.I,
 )
-_TOPIC_PASSIVE = re.compile(r"^\W*(?:is|was|are|were) (?P<topic>.+?) (?:mentioned|discussed|brought up|covered)\b")
+_TOPIC_PASSIVE = re.compile(
+    r"^\W*(?:is|was|are|were) (?P<topic>.+?) (?:mentioned|discussed|brought up|covered)\b", re.I
+)
 MIN_ABSENT_SHARE = 0.5  # of the topic's content words
 MAX_QUOTED_TOPIC_WORDS = 6  # a longer topic is named by its missing words
 
@@ -623,7 +626,7 @@ def asked_topic(question: str) -> str | None:
     >>> asked_topic("did they discuss quantum computing at all?"), asked_topic("Why does RL work?")
     ('quantum computing', None)
     """
-    q = _norm(own_part(question)).strip()
+    q = " ".join(own_part(question).replace("’", "'").split())  # as typed: the refusal quotes it
     m = _TOPIC_ASK.match(q) or _TOPIC_PASSIVE.match(q)
     return m.group("topic").strip(" ?.!") if m else None
 

@@ -166,8 +166,8 @@ def test_absent_words_only_from_the_users_own_question(lex):
     [
         ("did they talk about elon musk?", "elon musk"),
         ("Did they discuss quantum computing at all?", "quantum computing"),
-        ("what do they think of the EU AI act?", "the eu ai act"),
-        ("any thoughts on AI art and copyright?", "ai art and copyright"),
+        ("what do they think of the EU AI act?", "the EU AI act"),  # as typed: the refusal quotes it
+        ("any thoughts on AI art and copyright?", "AI art and copyright"),
         ("whats their view on ai in healthcare", "ai in healthcare"),
         ("is there any mention of the pulitzer?", "the pulitzer"),
         ("was crypto discussed?", "crypto"),
@@ -184,7 +184,7 @@ def test_asked_topic(question, topic):
 
 def test_a_topic_asked_after_is_absent_when_a_word_of_it_is(lex):
     assert absent_topic("did they talk about elon musk?", lex) == ["elon musk"]
-    assert absent_topic("what do they say about self-driving GPUs?", lex) == ["self-driving gpus"]
+    assert absent_topic("what do they say about self-driving GPUs?", lex) == ["self-driving GPUs"]
     assert absent_topic("what do they think about the context window?", lex) == []
     assert absent_topic("what do they think about flaky pretraining?", lex) == ["flaky pretraining"]
     # one new word among the episode's is usually a paraphrase: half the topic must be absent
