@@ -156,6 +156,11 @@ possessive, "the model's written-out reasoning", "OpenAI's O-series") and "what 
 question (a follow-up, "what about editing images in Photoshop?"). That choice was made on the test
 half, so the test numbers after it are no longer a held-out measurement; the fresh sets are.
 
+One more fix came from a test-half false refusal known since the second pass ("what hz do robot
+motor policies run at?": "it never mentions hz"). It is a bug, not a threshold: ``_UNITS`` ("hz" ->
+"hertz") was read by the figure check but not by ``absent_words``. Fixed as such (tune and probes
+unchanged); the test half then refuses 1/48 answerable questions, a number that is not held out.
+
 Known misses: an opinion the episode never gives about things it does name ("Do they think
 open-sourcing frontier model weights is a good idea?"), a lower-case name ("ppo or grpo", "amazon"),
 a name asked of a thing the episode has ("whats the name of this podcast"), and a figure sentence
@@ -591,8 +596,9 @@ def absent_names(question: str, lex: Lexicon) -> list[str]:
 
 
 def absent_words(question: str, lex: Lexicon) -> list[str]:
-    """The question's own content words that occur nowhere in the lexicon's text."""
-    return [w for w in _content_words(own_part(question)) if not lex.has(w)]
+    """The question's own content words that occur nowhere in the lexicon's text (a unit people
+    abbreviate counts as written out: "hz" is there when "hertz" is, as the figure check reads it)."""
+    return [w for w in _content_words(own_part(question)) if not lex.has(w) and not lex.has(_UNITS.get(w, w))]
 
 
 # a question that asks whether, or what, the episode says about a topic: "did they talk about X?",

@@ -154,6 +154,12 @@ def test_measured_terms():
     assert measured_terms("by when will agents do a day's work?") == []
 
 
+def test_an_abbreviated_unit_is_there_when_the_episode_writes_it_out():
+    lex = Lexicon(["The policy is running at like 60 hertz on the robot."])
+    assert absent_words("what hz does the robot policy run at?", lex) == []
+    assert absent_words("how many gb does the robot policy run at?", lex) == ["gb"]
+
+
 def test_absent_words_only_from_the_users_own_question(lex):
     assert absent_words("Which city was this recorded in?", lex) == ["city", "recorded"]
     # the context a follow-up rewrite appends came from an earlier question: not checked again
