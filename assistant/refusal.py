@@ -794,6 +794,10 @@ def decide(
     kind = answer_kind(question)
     names = absent_names(question, lex)
     if names:
+        # "any thoughts on the EU AI act?": the topic asked after names what is missing best
+        topic = asked_topic(question)
+        if topic and len(_WORD.findall(topic)) <= MAX_QUOTED_TOPIC_WORDS and all(n in topic for n in names):
+            names = [topic]
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_name", names, kind)
     topic = absent_topic(question, lex)
     if topic:

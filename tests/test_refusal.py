@@ -312,6 +312,8 @@ def test_decide(lex):
     assert (factoid.rule, factoid.kind, factoid.missing) == ("factoid_word", "person", ["host"])
     figure = decide(sources, 0.335, "How many parameters does Claude 3 Sonnet have?", lex)
     assert (figure.rule, figure.kind, figure.missing) == ("figure", "count", ["parameters"])
+    eu = decide(sources, 0.335, "any thoughts on the EU AI act?", lex)  # the topic names what is missing
+    assert (eu.rule, eu.missing) == ("absent_name", ["the EU AI act"])
     topic = decide(sources, 0.335, "did they talk about elon musk?", lex)
     assert (topic.reason, topic.rule, topic.missing) == ("not_stated", "absent_topic", ["elon musk"])
     old = decide(sources, 0.335, "How old is Claude?", lex)
@@ -354,7 +356,10 @@ def assert_valid(bot, answer):
         ("How many parameters does GPT-5 have?", "doesn't mention “gpt-5”"),
         ("What's Anthropic's latest valuation?", "doesn't give that amount"),
         ("How many GPUs were used to train Claude 3 Sonnet?", "doesn't give that number"),
-        ("Did they talk about the Stargate data center project at all?", "doesn't mention “Stargate”"),
+        (
+            "Did they talk about the Stargate data center project at all?",
+            "doesn't mention “the Stargate data center project”",
+        ),
         ("did they talk about elon musk?", "doesn't mention “elon musk”"),
         ("what do they think about crypto?", "doesn't mention “crypto”"),
         ("how old is trenton?", "doesn't say how old"),
