@@ -638,9 +638,9 @@ def asked_topic(question: str) -> str | None:
 
 
 def absent_topic(question: str, lex: Lexicon) -> list[str]:
-    """When the question asks what the episode says about a topic and a word of that topic occurs
-    nowhere in the episode ("quantum computing", "elon musk"): the topic (or, if long, its missing
-    words). Unlike an absent word anywhere in a question -- usually a paraphrase ("flaky", "gist") --
+    """When the question asks what the episode says about a topic and at least half of that topic's
+    content words occur nowhere in the episode ("quantum computing", "elon musk"): the topic (or, if
+    long, its missing words). Unlike an absent word anywhere in a question -- usually a paraphrase ("flaky", "gist") --
     the topic is the thing asked about: an episode that never names it does not discuss it."""
     topic = asked_topic(question)
     if not topic:
