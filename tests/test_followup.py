@@ -44,6 +44,12 @@ def test_pronouns_point_back_but_they_means_the_guests():
     assert not is_followup("how many h100s will there be in 2028?", history)
     assert not is_followup("could there be more GPUs?", history)
     assert is_followup("what happens there?", history)
+    # seen in a blind set of follow-ups: a filler word before the connective, a request for examples,
+    # three words of its own beside "it"
+    assert is_followup("ok but why is it so much better at coding?", history)
+    assert is_followup("any concrete examples?", history)
+    assert is_followup("could an AI actually win it?", history)
+    assert not is_followup("examples of reward hacking?", history)
 
 
 def test_a_chain_of_follow_ups_keeps_the_first_subject():
