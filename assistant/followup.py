@@ -2,8 +2,9 @@
 
 A question is a follow-up when there is history and it leans on it: it has no content word of its
 own ("by when?", "why?"), opens with a connective ("and", "so", "what about", "by when", "ok but",
-"any examples?"...), or is short and refers back with a pronoun ("it", "that", "them", "then"...). "They" is not such a pronoun
-here: in "What do they predict about agents?" it means the guests, and the question stands on its own.
+"any examples?"...), or is short and refers back with a pronoun ("it", "that", "them", "then"...).
+"They" is not such a pronoun here: in "What do they predict about agents?" it means the guests, and
+the question stands on its own.
 A question about the whole episode ("who's on the show?", "key takeaways?": ``assistant.overview``)
 stands on its own too, unless it opens with a connective or points back ("and the main points?").
 
