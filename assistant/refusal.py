@@ -194,7 +194,7 @@ import numpy as np
 from vectorstore.filters import SearchFilter
 
 from .retriever import BM25Index, Hit, HybridRetriever, SearchResult
-from .text import STOP_WORDS, _stem, tokenize
+from .text import STOP_WORDS, _stem, edit_distance, tokenize
 
 OFF_TOPIC, NOT_STATED = "off_topic", "not_stated"
 
@@ -564,9 +564,12 @@ def _content_words(text: str) -> list[str]:
     ]
 
 
+_LONG_FRAME = tuple(f for f in _FRAME if len(f) >= 7)  # shorter ones are a letter away from real words
+
+
 def _misspelt_frame(word: str) -> bool:
     """A framing word typed with one letter wrong ("acording", "specificaly"): framing all the same."""
-    return len(word) >= 7 and any(len(f) >= 7 and _edits(word, f, 1) <= 1 for f in _FRAME)
+    return len(word) >= 7 and any(edit_distance(word, f, 1) <= 1 for f in _LONG_FRAME)
 
 
 # --- the signals ---------------------------------------------------------------------------------------
@@ -640,9 +643,14 @@ def asked_topic(question: str) -> str | None:
 def absent_topic(question: str, lex: Lexicon) -> list[str]:
     """When the question asks what the episode says about a topic and at least half of that topic's
     content words occur nowhere in the episode ("quantum computing", "elon musk"): the topic (or, if
-    long, its missing words). Unlike an absent word anywhere in a question -- usually a paraphrase ("flaky", "gist") --
-    the topic is the thing asked about: an episode that never names it does not discuss it."""
-    topic = asked_topic(question)
+    long, its missing words). Unlike an absent word anywhere in a question -- usually a paraphrase
+    ("flaky", "gist") -- the topic is the thing asked about: an episode that never names it does not
+    discuss it."""
+    return _missing_of(asked_topic(question), lex)
+
+
+def _missing_of(topic: str | None, lex: Lexicon) -> list[str]:
+    """``absent_topic`` for a topic already found (``asked_topic``)."""
     if not topic:
         return []
     missing = absent_words(topic, lex)
@@ -650,8 +658,7 @@ def absent_topic(question: str, lex: Lexicon) -> list[str]:
     # the model's *head*", "*energy* limits for datacenters"); one mostly of new words is not there
     if not missing or len(missing) < MIN_ABSENT_SHARE * len(_content_words(topic)):
         return []
-    words = _WORD.findall(topic)
-    return [topic] if len(words) <= MAX_QUOTED_TOPIC_WORDS else missing
+    return [topic] if len(_WORD.findall(topic)) <= MAX_QUOTED_TOPIC_WORDS else missing
 
 
 def _sentences(text: str) -> list[str]:
@@ -665,20 +672,6 @@ def _term_in(term: str, words: set[str], stems: set[str]) -> bool:
     return len(term) >= 4 and any(w.startswith(term) for w in words)  # "vocab" -> "vocabulary"
 
 
-def _edits(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it is sure to exceed ``limit``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-        if min(row) > limit:
-            return limit + 1
-    return row[-1]
-
-
 def _misheard(name: str, words: set[str]) -> bool:
     """A transcript spells names as it hears them ("geogessor" for GeoGuessr, "Brickin" for Bricken):
     a name of 5+ letters matches a word with its first letter within one edit, 8+ letters within two.
@@ -687,7 +680,7 @@ def _misheard(name: str, words: set[str]) -> bool:
     (True, True, False)
     """
     limit = 2 if len(name) >= 8 else 1 if len(name) >= MIN_TYPO_LENGTH else 0
-    return bool(limit) and any(w[:1] == name[:1] and _edits(name, w, limit) <= limit for w in words)
+    return bool(limit) and any(w[:1] == name[:1] and edit_distance(name, w, limit) <= limit for w in words)
 
 
 def _bag(text: str) -> tuple[set[str], set[str]]:
@@ -792,23 +785,23 @@ def decide(
     if question is None or lex is None:
         return RefusalDecision(False, top, threshold)
     kind = answer_kind(question)
+    topic = asked_topic(question)
     names = absent_names(question, lex)
     if names:
         # "any thoughts on the EU AI act?": the topic asked after names what is missing best
-        topic = asked_topic(question)
         if topic and len(_WORD.findall(topic)) <= MAX_QUOTED_TOPIC_WORDS and all(n in topic for n in names):
             names = [topic]
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_name", names, kind)
-    topic = absent_topic(question, lex)
-    if topic:
-        return RefusalDecision(True, top, threshold, NOT_STATED, "absent_topic", topic, kind)
+    missing = _missing_of(topic, lex)
+    if missing:
+        return RefusalDecision(True, top, threshold, NOT_STATED, "absent_topic", missing, kind)
     if kind is not None:
         words = absent_words(question, lex)
         if words:
             return RefusalDecision(True, top, threshold, NOT_STATED, "factoid_word", words, kind)
         # "what do they say about how big vs small models ...?" asks what is said, not for a figure
         if (
-            asked_topic(question) is None
+            topic is None
             and figure_stated(question, result.hits, lex, sources) is False
             and not (passages and figure_stated(question, figure_lookup(question, passages), lex, FIGURE_LOOKUPS))
         ):

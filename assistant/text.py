@@ -185,3 +185,22 @@ def cut_mid_word(span: str, source: str) -> bool | None:
     before = flat[where[0] - 1] if where[0] > 0 else " "
     after = flat[where[1]] if where[1] < len(flat) else " "
     return before.isalnum() or after.isalnum()
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it is sure to exceed ``limit``
+    (names as a transcript hears them: ``refusal._misheard``, ``extractive._sounds_like``).
+
+    >>> edit_distance("geoguessr", "geogessor", 2), edit_distance("sholto", "shulta", 1)
+    (2, 2)
+    """
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+        if min(row) > limit:
+            return limit + 1
+    return row[-1]

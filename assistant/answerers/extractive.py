@@ -73,7 +73,7 @@ import numpy as np
 
 from .. import overview
 from ..retriever import Hit
-from ..text import ELLIPSIS, plain, split_sentences, tokenize
+from ..text import ELLIPSIS, edit_distance, plain, split_sentences, tokenize
 from .base import Answerer, Draft
 from .guard import addresses_reader, before_stop, support_matrix
 from .vectors import Embed, unit
@@ -454,7 +454,7 @@ def _sounds_like(asked: str, name: str) -> bool:
         return True
     if asked[:1] != name[:1] or len(asked) < 5 or abs(len(asked) - len(name)) > 1:
         return False
-    return sum(a != b for a, b in zip(asked, name)) + abs(len(asked) - len(name)) <= len(asked) // 3
+    return edit_distance(asked, name, len(asked) // 3) <= len(asked) // 3
 
 
 def _while_words_last(passages_in_order: Sequence[Passage], budget: int) -> list[Passage]:
