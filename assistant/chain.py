@@ -27,7 +27,7 @@ from vectorstore.filters import SearchFilter
 from vectorstore.store import EpisodeStore
 from vectorstore.verify import citation_is_valid
 
-from . import followup, overview, refusal
+from . import followup, overview, refusal, spelling
 from .answer import Answer, Citation
 from .answerers import Answerer, get_answerer
 from .errors import QuestionError
@@ -255,14 +255,16 @@ class EpisodeAssistant:
         impl = self.answerer(query.answerer)
         standalone = self.standalone(question, history, impl)
         self.check_episode(query.episode)
-        result, flt = self.retrieve(standalone, query)
         s = self.settings
+        lex = refusal.lexicon(self.retriever, query.episode)
+        # searched with names as the transcript spells them too ("Shulta" for "Sholto"); answered as asked
+        result, flt = self.retrieve(spelling.as_spoken(standalone, lex), query)
         summary = self.overview_sources(question, standalone, flt)
         if summary:  # a question about the whole episode: its summary answers it, never a refusal
             result = replace(result, hits=overview.with_summary_first(summary, result.hits))
             decision = refusal.RefusalDecision(False, result.top_dense, s.refusal_threshold)
         else:
-            lex = refusal.lexicon(self.retriever, flt.episode) if s.refusal_not_stated else None
+            lex = lex if s.refusal_not_stated else None
             passages = refusal.Passages(self.retriever.bm25_index(), flt, lex) if lex is not None else None
             decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources, passages)
         return Prepared(query, question, impl, standalone, result, flt, decision)

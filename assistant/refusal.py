@@ -193,6 +193,7 @@ import numpy as np
 
 from vectorstore.filters import SearchFilter
 
+from . import spelling
 from .retriever import BM25Index, Hit, HybridRetriever, SearchResult
 from .text import STOP_WORDS, _stem, edit_distance, tokenize
 
@@ -229,29 +230,39 @@ def _versions(text: str) -> set[str]:
     return {m.group(1) + m.group(3) for m in _VERSION.finditer(_norm(text)) if m.group(1) not in STOP_WORDS}
 
 
+def _names(spelling: Counter) -> set[str]:
+    """The words written capitalised mid-sentence more often than not (proper nouns), lower-cased."""
+    capital, lower = Counter(), Counter()
+    for w, n in spelling.items():
+        (capital if w[0].isupper() else lower)[w.lower()] += n
+    return {w for w in capital if capital[w] > 2 * lower[w] and w not in STOP_WORDS}
+
+
 class Lexicon:
     """The words of some chunks: what the episode says, in any form a question may type it.
 
     ``names`` are the words the text writes capitalised mid-sentence more often than not (its
-    proper nouns: "Claude", "Anthropic"); ``display`` the usual spelling of each word ("AI", "RL")."""
+    proper nouns: "Claude", "Anthropic"), ``written_names`` those of all the text; ``display`` the usual
+    spelling of each word ("AI", "RL")."""
 
     def __init__(self, texts: Iterable[str], prose: Iterable[str] | None = None):
         """``texts``: everything searchable; ``prose``: the running text that names and spellings are
         learnt from (default ``texts``; entity-name fields and headings would teach "Last", "Key")."""
         texts = list(texts)
+        flat_case = "\n".join(texts)
         # one pass of C-level regex work over all the text: ~0.01 s per episode
-        flat = _norm("\n".join(texts))
+        flat = _norm(flat_case)
         words = set(_WORD.findall(flat))
         # compounds written with a hyphen or apart: "pre-training" also counts as "pretraining"
         self.compounds = set(map("".join, _PAIR.findall(flat)))
         self.versions = _versions(flat)
         spelling = Counter(_MID_SENTENCE_WORD.findall("\n".join(texts if prose is None else prose)))
-        capital, lower = Counter(), Counter()
-        for w, n in spelling.items():
-            (capital if w[0].isupper() else lower)[w.lower()] += n
         self.words = words
         self.stems = {_stem(w) for w in words}
-        self.names = {w for w in capital if capital[w] > 2 * lower[w] and w not in STOP_WORDS}
+        self.names = _names(spelling)
+        # the names of everything searchable, the written analysis too ("Sholto", which the speech hears
+        # as "Shulta": ``spelling``)
+        self.written_names = self.names if prose is None else _names(Counter(_MID_SENTENCE_WORD.findall(flat_case)))
         self.display: dict[str, str] = {}
         for w, _ in spelling.most_common():
             self.display.setdefault(w.lower(), w)
@@ -308,7 +319,7 @@ class Lexicon:
         """One lexicon over several (an episode each): sets joined, typo tables kept apart (joining
         them key by key would cost more than looking a rare absent word up in each)."""
         lex = cls.__new__(cls)
-        for name in ("words", "stems", "compounds", "versions", "names", "_prefixes"):
+        for name in ("words", "stems", "compounds", "versions", "names", "written_names", "_prefixes"):
             setattr(lex, name, set().union(*(getattr(p, name) for p in parts)))
         lex.display = {}
         for p in reversed(parts):
@@ -683,6 +694,18 @@ def _misheard(name: str, words: set[str]) -> bool:
     return bool(limit) and any(w[:1] == name[:1] and edit_distance(name, w, limit) <= limit for w in words)
 
 
+def _named(name: str, words: set[str], stems: set[str], lex: Lexicon) -> bool:
+    """Does a source (its ``words``) name ``name``, in any spelling: plural, misheard by a letter or
+    two, or as the transcript hears a written name ("Shulta" for "Sholto")?"""
+    heard = spelling.heard_as(name, lex)
+    return (
+        _term_in(name, words, stems)
+        or _term_in(name[:-1], words, stems)
+        or _misheard(name, words)
+        or (heard is not None and heard.lower() in words)
+    )
+
+
 def _bag(text: str) -> tuple[set[str], set[str]]:
     words = set(_WORD.findall(_norm(text)))
     return words, {_stem(w) for w in words}
@@ -692,7 +715,8 @@ def question_names(question: str, lex: Lexicon) -> list[str]:
     """The episode's names that the question itself uses (lower case). A follow-up's borrowed context
     ("RL" in "by when ...? (about: ... RL ...)") is not among them: it need not stand beside the answer."""
     own = _content_words(own_part(question))
-    return [w for w in own if w in lex.names or (w.endswith("s") and w[:-1] in lex.names)]
+    names = lex.names | lex.written_names  # "sholto": the written analysis's name for the speech's "Shulta"
+    return [w for w in own if w in names or (w.endswith("s") and w[:-1] in names)]
 
 
 def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5) -> bool | None:
@@ -712,7 +736,7 @@ def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
         md = hit.metadata
         label = " ".join((md.get("enrichment", ""), str(md.get("name") or "")))  # the file's own description
         words, stems = _bag(hit.text + " " + label)
-        if not all(_term_in(n, words, stems) or _term_in(n[:-1], words, stems) or _misheard(n, words) for n in names):
+        if not all(_named(n, words, stems, lex) for n in names):
             continue
         described = _bag(label)
         for sentence in _sentences(hit.text):

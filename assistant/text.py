@@ -189,7 +189,7 @@ def cut_mid_word(span: str, source: str) -> bool | None:
 
 def edit_distance(a: str, b: str, limit: int) -> int:
     """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it is sure to exceed ``limit``
-    (names as a transcript hears them: ``refusal._misheard``, ``extractive._sounds_like``).
+    (names as a transcript hears them: ``refusal._misheard``, ``spelling.sounds_like``).
 
     >>> edit_distance("geoguessr", "geogessor", 2), edit_distance("sholto", "shulta", 1)
     (2, 2)
@@ -204,3 +204,33 @@ def edit_distance(a: str, b: str, limit: int) -> int:
         if min(row) > limit:
             return limit + 1
     return row[-1]
+
+
+# An analysis file cuts an entity's transcript context as ``transcript[p - 50 : p + len(name) + 50]``
+# and strips it: on the bundled episode the name sits 50 characters into 36 of its 45 windows and 49
+# into 9 (a space was stripped), with 50 or 49 characters after it.
+WINDOW_RADIUS = 50
+
+
+def window_edges(text: str, name: str | None, position: int | None) -> tuple[bool, bool]:
+    """Whether an entity's transcript window starts and ends on a word boundary of the transcript:
+    known where the strip removed a space at that edge (the name sits ``WINDOW_RADIUS`` - 1 from it),
+    or the window starts where the transcript does. Otherwise the edge may be a cut word.
+
+    >>> window_edges("Shulta is scaling RL, Trenton's still working on Mechanistic Interpretability. Welcome "
+    ...              "back. Happy to be here. Yeah, it's fun.", "Mechanistic Interpretability", 318)
+    (True, True)
+    >>> window_edges("ifferently. But we didn't have Shulta Brickin and Trenton Brickin. Shulta Douglas and "
+    ...              "Trenton Brickin, who are now", "Trenton Brickin", 169)
+    (False, True)
+    """
+    if not name:
+        return False, False
+    low, name = text.lower(), name.lower()
+    places = (WINDOW_RADIUS - 1, WINDOW_RADIUS, position)  # where the name sits in a window cut as above
+    at = next((a for a in places if a is not None and low.startswith(name, a)), -1)
+    if at < 0:
+        return False, False
+    head = at == WINDOW_RADIUS - 1 or (at == position and at < WINDOW_RADIUS)
+    tail = len(text) - at - len(name) == WINDOW_RADIUS - 1
+    return head, tail

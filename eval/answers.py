@@ -32,7 +32,7 @@ from assistant.answer import Answer
 from assistant.answerers.guard import support_matrix
 from assistant.chain import EpisodeAssistant
 from assistant.query import Query
-from assistant.text import split_sentences, tokenize
+from assistant.text import split_sentences, tokenize, window_edges
 
 from .questions import Question
 
@@ -112,18 +112,19 @@ def _clean_cut(source: str, start: int, end: int) -> bool:
 _CUT = "ª"  # a letter no answer contains: stands for the unknown text beyond a transcript window's edges
 
 
-def locate(span: str, source: str, window: bool = False) -> bool | None:
+def locate(span: str, source: str, cut: tuple[bool, bool] = (False, False)) -> bool | None:
     """None when ``span`` is not verbatim in ``source``; else whether some occurrence is cut on
-    word boundaries at both ends. A transcript ``window`` (an entity's context) was cut from the
-    transcript at arbitrary characters, so its own first and last words count as cut.
+    word boundaries at both ends. A transcript window (an entity's context) was cut from the
+    transcript at arbitrary characters: its first and last words count as cut where ``cut`` says
+    that edge may be a cut word (``assistant.text.window_edges`` knows some edges are not).
 
     >>> locate("a 10x co", "there was a 10x compute jump"), locate("a 10x compute", "there was a 10x compute jump")
     (False, True)
     >>> window = "re on compute than"  # "(mo)re on compute than (they ...)"
-    >>> locate("re on compute", window, window=True), locate("on compute", window, window=True)
+    >>> locate("re on compute", window, (True, True)), locate("on compute", window, (True, True))
     (False, True)
     """
-    source = f"{_CUT}{source}{_CUT}" if window else source
+    source = f"{_CUT if cut[0] else ''}{source}{_CUT if cut[1] else ''}"
     for candidate in dict.fromkeys((span, span.rstrip(".,;:!?"))):
         starts = [m.start() for m in re.finditer(re.escape(candidate), source)] if candidate else []
         if starts:
@@ -136,18 +137,24 @@ def _pieces(text: str) -> list[str]:
     return [p for p in parts if len(p.split()) >= MIN_SPAN_WORDS]
 
 
-def _found(piece: str, cited: list[tuple[str, bool]]) -> bool | None:
+def _found(piece: str, cited: list[tuple[str, tuple[bool, bool]]]) -> bool | None:
     """None when ``piece`` is in no cited source; else whether it is cut cleanly in one of them."""
-    found = [f for f in (locate(piece, text, window) for text, window in cited) if f is not None]
+    found = [f for f in (locate(piece, text, cut) for text, cut in cited) if f is not None]
     return any(found) if found else None
+
+
+def _cut_edges(c) -> tuple[bool, bool]:
+    """Which edges of a cited source may be cut words: those of an entity's transcript window that
+    ``window_edges`` does not know to be word boundaries; none of any other source."""
+    if c.section != "companies" or c.transcript_position is None:
+        return False, False
+    head, tail = window_edges(c.text, c.name, c.transcript_position)
+    return not head, not tail
 
 
 def spans_and_fragments(answer: Answer) -> tuple[int, int, int]:
     """(spans, fragments, quoted pieces that are not verbatim in any source they cite)."""
-    sources = {
-        c.marker: (_norm(c.text), c.section == "companies" and c.transcript_position is not None)
-        for c in answer.citations
-    }
+    sources = {c.marker: (_norm(c.text), _cut_edges(c)) for c in answer.citations}
     spans = fragments = misquoted = 0
     for body, markers in cited_segments(answer.answer):
         cited = [sources[m] for m in markers if m in sources]

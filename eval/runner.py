@@ -18,7 +18,7 @@ from statistics import mean
 
 from tqdm import tqdm
 
-from assistant import followup
+from assistant import followup, refusal, spelling
 from assistant.chain import EpisodeAssistant
 from assistant.retriever import HybridRetriever
 from vectorstore.config import Settings
@@ -57,7 +57,9 @@ def rankings(
         retriever = HybridRetriever.from_settings(corpus.store, settings, mode=name, k=k)
 
         def search(q: Question) -> list[str]:
-            return [h.id for h in retriever.search(standalone(q), k=k, flt=SearchFilter(episode=corpus.scope(q))).hits]
+            flt = SearchFilter(episode=corpus.scope(q))
+            searched = spelling.as_spoken(standalone(q), refusal.lexicon(retriever, flt.episode))  # as the chain
+            return [h.id for h in retriever.search(searched, k=k, flt=flt).hits]
 
     answerable = [q for q in questions if q.answerable]
     return {q.id: search(q) for q in tqdm(answerable, desc=name, unit="q", disable=not progress, leave=False)}

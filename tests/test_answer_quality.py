@@ -25,7 +25,7 @@ from assistant.answerers.extractive import (
 from assistant.answerers.llm import LLMAnswerer
 from assistant.chain import EpisodeAssistant
 from assistant.retriever import Hit
-from assistant.text import ELLIPSIS, cut_mid_word, plain
+from assistant.text import ELLIPSIS, cut_mid_word, plain, window_edges
 from vectorstore.episode import load_episode
 
 from conftest import EPISODE, EPISODE_ID
@@ -196,6 +196,25 @@ def test_no_transcript_window_is_cut_mid_word():
         assert body and body == body.strip()
         # the window's own two ends are cuts of the transcript: starting or ending there counts as mid-word
         assert cut_mid_word(body.rstrip(".!?"), f"x{window}x") is False, (window, trimmed)
+
+
+def test_a_window_edge_known_whole_keeps_its_first_word():
+    # seen: "what does sholto work on?" showed "…is scaling RL": the window's first word was dropped as
+    # possibly cut, but the analysis cuts 50 characters either side of the name and strips the space
+    episode = load_episode(EPISODE)
+    windows = [(e.context, e.name, e.position) for e in episode.companies if e.position is not None and e.context]
+    kept = 0
+    for window, name, position in windows:
+        head, tail = window_edges(window, name, position)
+        trimmed = trim_window(window, (head, tail))
+        body = trimmed.strip(ELLIPSIS)
+        # only the edges not known to be word boundaries count as cuts of the transcript
+        edged = f"{'' if head else 'x'}{window}{'' if tail else 'x'}"
+        assert cut_mid_word(body.rstrip(".!?"), edged) is False, (window, trimmed)
+        kept += head and body.split()[0] == window.split()[0]
+    assert kept >= 5
+    mech = next(w for w in windows if w[1] == "Mechanistic Interpretability")
+    assert trim_window(mech[0], window_edges(*mech)).startswith("Shulta is scaling RL, Trenton's still working")
 
 
 def test_summary_markdown_is_stripped_and_headings_are_not_passages():

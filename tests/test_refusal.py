@@ -410,7 +410,9 @@ PROBES = Path(__file__).parent / "data" / "refusal_probes.txt"
 
 def test_refusal_probes(bot):
     # questions written after the eval's set, four of the five sets before the rules ran on them
-    # (assistant/refusal.py, third pass): measured 63/93 unanswerable and 3/101 answerable refused
+    # (assistant/refusal.py, third pass): measured 63/93 unanswerable and 3/101 answerable refused, then
+    # 60/93 once "sholto" was searched as the transcript's "Shulta": three questions about him ("is sholto
+    # australian?") had been refused as off topic only because his name found nothing
     refused = {"U": 0, "A": 0}
     asked = {"U": 0, "A": 0}
     wrongly = []

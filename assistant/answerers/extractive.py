@@ -73,7 +73,8 @@ import numpy as np
 
 from .. import overview
 from ..retriever import Hit
-from ..text import ELLIPSIS, edit_distance, plain, split_sentences, tokenize
+from ..spelling import sounds_like
+from ..text import ELLIPSIS, plain, split_sentences, tokenize, window_edges
 from .base import Answerer, Draft
 from .guard import addresses_reader, before_stop, support_matrix
 from .vectors import Embed, unit
@@ -156,25 +157,36 @@ class Passage:
         return f"{self.name}: {self.text}" if self.name else self.text
 
 
-def trim_window(text: str) -> str:
+def trim_window(text: str, edges: tuple[bool, bool] = (False, False)) -> str:
     """A transcript window cut at arbitrary characters, trimmed to whole sentences where it has
-    them, else to whole words with "…" where something was cut.
+    them, else to whole words with "…" where something was cut. ``edges``: whether its start and end
+    are known to be word boundaries (``text.window_edges``); a known whole first word that is
+    capitalised starts the passage ("Shulta is scaling RL" is not cut to "…is scaling RL").
 
     >>> trim_window("ly what they want to do. I mean, O1 to O3, right? Like OpenAI put in a blog, there was a 10X co")
     '…I mean, O1 to O3, right? Like OpenAI put in a blog, there was a 10X…'
+    >>> trim_window("Shulta is scaling RL, Trenton's still working on it. Welcome back. Happy to", (True, True))
+    "Shulta is scaling RL, Trenton's still working on it. Welcome back."
     """
+    head_whole, tail_whole = edges
     flat = " ".join(text.split())
     ends = [m.end() for m in _SENTENCE_END.finditer(flat)]
     head = next((e for e in ends if e <= 0.4 * len(flat)), None)
-    if head is not None:
+    if head_whole and flat[:1].isupper():
+        body, cut_head = flat, False
+    elif head is not None:
         body, cut_head = flat[head:].lstrip(), True
+    elif head_whole:
+        body, cut_head = flat, True  # whole words, but a sentence's start is missing
     else:
         body, cut_head = flat.split(" ", 1)[-1], True  # the first word may be a cut one
     tail = [m.end() for m in _SENTENCE_END.finditer(body) if m.end() >= 0.6 * len(body)]
     if tail:
         body, cut_tail = body[: tail[-1]], False
-    else:
+    elif not tail_whole:
         body, cut_tail = body.rsplit(" ", 1)[0], True
+    else:
+        cut_tail = True
     body = body.strip(" ,;:-—")
     return f"{ELLIPSIS if cut_head else ''}{body}{ELLIPSIS if cut_tail else ''}"
 
@@ -188,7 +200,8 @@ def passages(sources: Sequence[Hit]) -> list[Passage]:
         if section == "companies":
             name = md.get("name")
             window = md.get("transcript_position") is not None
-            text = trim_window(hit.text) if window else plain(hit.text)
+            edges = window_edges(hit.text, name, md.get("transcript_position"))
+            text = trim_window(hit.text, edges) if window else plain(hit.text)
             if len(text.strip(ELLIPSIS).split()) >= 3 and not addresses_reader(text):
                 out.append(Passage(i, text, section, 0, 0, name=name, window=window))
             continue
@@ -437,24 +450,11 @@ def _said_of(question: str, cands: Sequence[Passage]) -> Passage | None:
         text = p.text.replace(p.name or "\0", " ")
         said = tokenize(" ".join(w for w in text.split() if not w[:1].isupper()))
         names = tokenize(" ".join(w for w in text.split() if w[:1].isupper()))
-        if not any(_sounds_like(a, n) for a in asked for n in names):
+        if not any(sounds_like(a, n) for a in asked for n in names):
             continue
         if len(set(said)) > most:
             best, most = p, len(set(said))
     return best
-
-
-def _sounds_like(asked: str, name: str) -> bool:
-    """A name as a transcript may write it: the same first letter, within one edit per three letters.
-
-    >>> _sounds_like("sholto", "shulta"), _sounds_like("trenton", "trenton"), _sounds_like("noam", "neam")
-    (True, True, False)
-    """
-    if asked == name:
-        return True
-    if asked[:1] != name[:1] or len(asked) < 5 or abs(len(asked) - len(name)) > 1:
-        return False
-    return edit_distance(asked, name, len(asked) // 3) <= len(asked) // 3
 
 
 def _while_words_last(passages_in_order: Sequence[Passage], budget: int) -> list[Passage]:
