@@ -147,7 +147,8 @@ work?": "dev" is too short to read as an abbreviation; "how big was the compute 
 a factoid with a paraphrase, the factoid rule's known weakness).
 
 All five sets are in tests/data/refusal_probes.txt (93 unanswerable, 101 answerable; 63 and 3
-refused), which the tests hold at no fewer than 60 and no more than 4.
+refused after the third pass, 61 and 3 after the fourth), which the tests hold at no fewer than 60 and
+no more than 4.
 
 The ``test`` half, scored once with the first set of rules: 27/30 unanswerable (as before) and 5/48
 answerable refused (2 before). Two rules made the three new false refusals and were removed whole, not
@@ -161,8 +162,30 @@ motor policies run at?": "it never mentions hz"). It is a bug, not a threshold: 
 "hertz") was read by the figure check but not by ``absent_words``. Fixed as such (tune and probes
 unchanged); the test half then refuses 1/48 answerable questions, a number that is not held out.
 
+Fourth pass (2026-11-27, later), refused unanswerable / answerable out of 31 / 48 (tune) and 93 / 101
+(the probes, on which both changes were read, so not held out):
+
+=========================================================================  ========  ========
+change                                                                      tune      probes
+=========================================================================  ========  ========
+third pass                                                                  27 / 0    63 / 3
++ names searched as the transcript hears them (``spelling``: "Shulta")      26 / 0    60 / 3
++ absent property (kept)                                                    27 / 0    61 / 3
+=========================================================================  ========  ========
+
+- **names as the transcript hears them** is a retrieval fix ("what does sholto work on?" was refused
+  as off topic, best cosine 0.22). It costs refusals that were accidents: "where is sholto originally
+  from?", "is sholto australian?", "whats sholto's p(doom)", "what university did sholto go to?" were
+  off topic only because his name found nothing. The figure check now reads the sound-alike as the
+  name, which keeps "how old is sholto?" (twice) and "how many hours a week does sholto work?" refused.
+- **absent property**: a yes/no question about something the episode names ("is *sholto*
+  australian?", "do they use ppo or grpo for the *RL*?") whose other content words are at least half
+  absent. Whether X is something the episode never mentions is not in the episode. It fired on no
+  answerable question of tune or the probes (16 yes/no questions there name something).
+
 Known misses: an opinion the episode never gives about things it does name ("Do they think
-open-sourcing frontier model weights is a good idea?"), a lower-case name ("ppo or grpo", "amazon"),
+open-sourcing frontier model weights is a good idea?"), a lower-case name outside a yes/no question
+("amazon"), a "where" question with no check ("where is sholto originally from?"),
 a name asked of a thing the episode has ("whats the name of this podcast"), and a figure sentence
 about the right words but the wrong thing ("How many layers does Claude 3 Sonnet have?" meets "a
 two-layer transformer to our Claude 3 Sonnet").
@@ -672,6 +695,28 @@ def _missing_of(topic: str | None, lex: Lexicon) -> list[str]:
     return [topic] if len(_WORD.findall(topic)) <= MAX_QUOTED_TOPIC_WORDS else missing
 
 
+# a yes/no question: "is sholto australian?", "do they use ppo or grpo for the RL?"
+_YES_NO = re.compile(
+    r"^\W*(?:and |so |but |ok )?(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would)\s", re.I
+)
+
+
+def absent_property(question: str, lex: Lexicon) -> list[str]:
+    """A yes/no question about something the episode names ("is *sholto* australian?", "do they use
+    ppo or grpo for the *RL*?") whose other content words are at least half absent from the episode:
+    those words. The episode cannot say whether X is something it never mentions; a yes/no question
+    with no episode name in it is left to the other checks (its words are often a paraphrase)."""
+    own = own_part(question)
+    if not _YES_NO.match(own):
+        return []
+    names = set(question_names(question, lex))
+    rest = [w for w in _content_words(own) if w not in names and w[:-1] not in names]
+    if not names or not rest:
+        return []
+    missing = [w for w in rest if not lex.has(w) and not lex.has(_UNITS.get(w, w))]
+    return missing if missing and len(missing) >= MIN_ABSENT_SHARE * len(rest) else []
+
+
 def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
 
@@ -785,7 +830,9 @@ class RefusalDecision:
     signal: float  # the best dense similarity
     threshold: float
     reason: str | None = None  # "off_topic" | "not_stated"
-    rule: str | None = None  # which signal refused: dense | absent_name | factoid_word | figure
+    rule: str | None = (
+        None  # which signal refused: dense | absent_name | absent_topic | absent_property | factoid_word | figure
+    )
     missing: list[str] = field(default_factory=list)  # what the episode does not have, as the user typed it
     kind: str | None = None  # what the question asks for (answer_kind)
 
@@ -819,6 +866,9 @@ def decide(
     missing = _missing_of(topic, lex)
     if missing:
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_topic", missing, kind)
+    missing = absent_property(question, lex)
+    if missing:
+        return RefusalDecision(True, top, threshold, NOT_STATED, "absent_property", missing, kind)
     if kind is not None:
         words = absent_words(question, lex)
         if words:
@@ -860,7 +910,9 @@ def not_stated_lead(decision: RefusalDecision) -> str:
     >>> print(not_stated_lead(RefusalDecision(True, 0.5, 0.3, NOT_STATED, "figure", ["gym badges"], "count")))
     The episode doesn't give that number: no passage states a figure for “gym badges”.
     """
-    if decision.rule in ("absent_name", "absent_topic") or (decision.rule == "factoid_word" and decision.kind is None):
+    if decision.rule in ("absent_name", "absent_topic", "absent_property") or (
+        decision.rule == "factoid_word" and decision.kind is None
+    ):
         return f"The episode doesn't mention {_quoted(decision.missing)}."
     lead = _MISSING_LEAD.get(decision.kind or "", "The episode doesn't answer this directly")
     if decision.rule == "factoid_word":

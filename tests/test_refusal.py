@@ -17,6 +17,7 @@ from assistant.refusal import (
     Lexicon,
     Passages,
     absent_names,
+    absent_property,
     absent_topic,
     absent_words,
     answer_kind,
@@ -200,6 +201,17 @@ def test_a_topic_asked_after_is_absent_when_a_word_of_it_is(lex):
     # a long topic is named by its missing words
     long = "any thoughts on tokens and transformers in silent meditation retreats for monks?"
     assert absent_topic(long, lex) == ["silent", "meditation", "retreats", "monks"]
+
+
+def test_a_yes_no_question_about_a_named_thing_with_absent_words(lex):
+    # "is sholto australian?": whether X is something the episode never mentions is not in it
+    assert absent_property("is Claude australian?", lex) == ["australian"]
+    assert absent_property("do they use ppo or grpo for Claude", lex) == ["ppo", "grpo"]
+    # half the other words must be absent: one new word among the episode's is usually a paraphrase
+    assert absent_property("does Claude fit flaky features?", lex) == []
+    # no episode name in it: a paraphrase as often as not, left to the other checks
+    assert absent_property("is pretraining flaky?", lex) == []
+    assert absent_property("why is Claude australian?", lex) == []  # not a yes/no question
 
 
 # --- signal 3: the figure is not in the top sources ----------------------------------------------------
@@ -411,8 +423,8 @@ PROBES = Path(__file__).parent / "data" / "refusal_probes.txt"
 def test_refusal_probes(bot):
     # questions written after the eval's set, four of the five sets before the rules ran on them
     # (assistant/refusal.py, third pass): measured 63/93 unanswerable and 3/101 answerable refused, then
-    # 60/93 once "sholto" was searched as the transcript's "Shulta": three questions about him ("is sholto
-    # australian?") had been refused as off topic only because his name found nothing
+    # 60/93 once "sholto" was searched as the transcript's "Shulta" (questions about him had been refused
+    # as off topic only because his name found nothing), 61/93 with the absent property
     refused = {"U": 0, "A": 0}
     asked = {"U": 0, "A": 0}
     wrongly = []
