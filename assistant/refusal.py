@@ -147,8 +147,8 @@ work?": "dev" is too short to read as an abbreviation; "how big was the compute 
 a factoid with a paraphrase, the factoid rule's known weakness).
 
 All five sets are in tests/data/refusal_probes.txt (93 unanswerable, 101 answerable; 63 and 3
-refused after the third pass, 61 and 3 after the fourth), which the tests hold at no fewer than 60 and
-no more than 4.
+refused after the third pass, 61 and 0 after the fourth), which the tests hold at no fewer than 60 and
+no more than 2.
 
 The ``test`` half, scored once with the first set of rules: 27/30 unanswerable (as before) and 5/48
 answerable refused (2 before). Two rules made the three new false refusals and were removed whole, not
@@ -171,6 +171,7 @@ change                                                                      tune
 third pass                                                                  27 / 0    63 / 3
 + names searched as the transcript hears them (``spelling``: "Shulta")      26 / 0    60 / 3
 + absent property (kept)                                                    27 / 0    61 / 3
++ a figure question's absent word refuses only if it is the measured thing  27 / 0    61 / 0
 =========================================================================  ========  ========
 
 - **names as the transcript hears them** is a retrieval fix ("what does sholto work on?" was refused
@@ -182,6 +183,18 @@ third pass                                                                  27 /
   australian?", "do they use ppo or grpo for the *RL*?") whose other content words are at least half
   absent. Whether X is something the episode never mentions is not in the episode. It fired on no
   answerable question of tune or the probes (16 yes/no questions there name something).
+- **the factoid rule, narrowed for figures**: all three answerable probes refused were a figure
+  question with a paraphrase ("the compute *jump* from o1 to o3", "a full *workday*", "a junior
+  *dev*'s work"). Such a word now refuses only when it is the measured thing ("Anthropic's latest
+  *valuation*"); any other absent word is left to the figure check, which finds "10X" beside O1 and
+  O3, and still refuses "Anthropic's *annual* revenue" (no amount beside Anthropic and revenue).
+  Person and place questions have no figure check and keep the rule ("which *city* was this recorded
+  in?").
+
+A blind set written by a helper from the episode file alone after the third pass (60 questions, many
+about the guests personally: /work/scratch/fresh6, not committed), run once before these changes and
+once after the first two: 15 -> 17 of 30 unanswerable and 7 -> 6 of 30 answerable refused; then read
+to write the third change (4 of 30 after it), so that last number is not held out.
 
 Known misses: an opinion the episode never gives about things it does name ("Do they think
 open-sourcing frontier model weights is a good idea?"), a lower-case name outside a yes/no question
@@ -286,6 +299,7 @@ class Lexicon:
         # the names of everything searchable, the written analysis too ("Sholto", which the speech hears
         # as "Shulta": ``spelling``)
         self.written_names = self.names if prose is None else _names(Counter(_MID_SENTENCE_WORD.findall(flat_case)))
+        self.all_names = self.names | self.written_names
         self.display: dict[str, str] = {}
         for w, _ in spelling.most_common():
             self.display.setdefault(w.lower(), w)
@@ -342,7 +356,7 @@ class Lexicon:
         """One lexicon over several (an episode each): sets joined, typo tables kept apart (joining
         them key by key would cost more than looking a rare absent word up in each)."""
         lex = cls.__new__(cls)
-        for name in ("words", "stems", "compounds", "versions", "names", "written_names", "_prefixes"):
+        for name in ("words", "stems", "compounds", "versions", "names", "written_names", "all_names", "_prefixes"):
             setattr(lex, name, set().union(*(getattr(p, name) for p in parts)))
         lex.display = {}
         for p in reversed(parts):
@@ -590,6 +604,11 @@ def measured_terms(question: str) -> list[str]:
     return []
 
 
+def _measured_words(question: str) -> set[str]:
+    """The measured terms of a figure question and their parts ("swe-bench" -> "swe", "bench")."""
+    return {t for m in measured_terms(question) for t in [m, *re.split(r"[-\s]", m)]}
+
+
 def _content_words(text: str) -> list[str]:
     return [
         w
@@ -760,7 +779,7 @@ def question_names(question: str, lex: Lexicon) -> list[str]:
     """The episode's names that the question itself uses (lower case). A follow-up's borrowed context
     ("RL" in "by when ...? (about: ... RL ...)") is not among them: it need not stand beside the answer."""
     own = _content_words(own_part(question))
-    names = lex.names | lex.written_names  # "sholto": the written analysis's name for the speech's "Shulta"
+    names = lex.all_names  # "sholto" too: the written analysis's name for the speech's "Shulta"
     return [w for w in own if w in names or (w.endswith("s") and w[:-1] in names)]
 
 
@@ -871,6 +890,8 @@ def decide(
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_property", missing, kind)
     if kind is not None:
         words = absent_words(question, lex)
+        if kind in FIGURES:  # another absent word is a paraphrase as often as not: the figure check decides
+            words = [w for w in words if w in _measured_words(question)]
         if words:
             return RefusalDecision(True, top, threshold, NOT_STATED, "factoid_word", words, kind)
         # "what do they say about how big vs small models ...?" asks what is said, not for a figure

@@ -308,7 +308,7 @@ def test_just_under_the_threshold_words_standing_together_keep_a_question_on_top
 def test_a_name_matches_as_a_transcript_mishears_it():
     lex = Lexicon(["The viral ChatGPT geogessor capabilities: think of five different hypotheses."])
     src = [hit("The viral ChatGPT geogessor capabilities: think of five different hypotheses.")]
-    lex.names |= {"geoguessr", "kaggle"}  # as if the analysis file named them elsewhere
+    lex.all_names |= {"geoguessr", "kaggle"}  # as if the analysis file named them elsewhere
     assert figure_stated("how many hypotheses does the geoguessr prompt ask for?", src, lex) is True
     assert figure_stated("how many hypotheses does the kaggle prompt ask for?", src, lex) is False
 
@@ -332,6 +332,11 @@ def test_decide(lex):
     assert (old.rule, old.kind) == ("figure", "age")
     assert not decide(sources, 0.335, "How many features did they fit in Claude 3 Sonnet?", lex).refused
     assert not decide(sources, 0.335, "Who is the host?").refused  # no lexicon: only the dense check
+    # a figure question's absent word that is not the measured thing is often a paraphrase ("jump" for
+    # "multiplier"): the figure check decides; an absent measured thing is refused as before
+    assert not decide(sources, 0.335, "How many features did the Claude 3 Sonnet jump fit?", lex).refused
+    valuation = decide(sources, 0.335, "What's Anthropic's latest valuation?", lex)
+    assert (valuation.rule, valuation.missing) == ("factoid_word", ["valuation"])
 
 
 def test_not_stated_lead_names_what_is_missing():
@@ -424,7 +429,8 @@ def test_refusal_probes(bot):
     # questions written after the eval's set, four of the five sets before the rules ran on them
     # (assistant/refusal.py, third pass): measured 63/93 unanswerable and 3/101 answerable refused, then
     # 60/93 once "sholto" was searched as the transcript's "Shulta" (questions about him had been refused
-    # as off topic only because his name found nothing), 61/93 with the absent property
+    # as off topic only because his name found nothing), 61/93 with the absent property; answerable 3 -> 0
+    # once a figure question's absent word must be its measured thing to refuse it
     refused = {"U": 0, "A": 0}
     asked = {"U": 0, "A": 0}
     wrongly = []
@@ -439,7 +445,7 @@ def test_refusal_probes(bot):
             wrongly.append((question, decision.rule))
     assert asked == {"U": 93, "A": 101}
     assert refused["U"] >= 60, refused
-    assert refused["A"] <= 4, wrongly
+    assert refused["A"] <= 2, wrongly
 
 
 def test_a_refusal_with_nothing_to_suggest_still_answers(indexed_settings):
