@@ -15,7 +15,7 @@ sentences as events and ends with the final answer object (``ask`` is its last e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any
@@ -189,13 +189,14 @@ class EpisodeAssistant:
         if episode and episode not in refusal.known_episodes(self.retriever):
             raise QuestionError(f"unknown episode id {episode!r}: no episode with that id is indexed", 404)
 
-    def standalone(self, question: str, history: Sequence[Mapping] | None, answerer: Answerer) -> str:
+    def standalone(
+        self, question: str, history: Sequence[Mapping] | None, answerer: Answerer, names: Container[str] = ()
+    ) -> str:
         if history and followup.is_followup(question, history):
             written = answerer.rewrite(question, history)  # a model's rewrite; searched beside the typed words too
             if written:
                 return followup.Standalone(written, question, followup.shown_before(question, history))
-            return followup.rewrite(question, history)
-        return followup.rewrite(question, history)
+        return followup.rewrite(question, history, names)
 
     def retrieve(self, standalone: str, query: Query) -> tuple[SearchResult, SearchFilter]:
         flt = SearchFilter(episode=query.episode, sections=query.sections)
@@ -253,10 +254,10 @@ class EpisodeAssistant:
         question = self.check_question(query.question)
         history = self.check_history(query.history)
         impl = self.answerer(query.answerer)
-        standalone = self.standalone(question, history, impl)
         self.check_episode(query.episode)
         s = self.settings
         lex = refusal.lexicon(self.retriever, query.episode)
+        standalone = self.standalone(question, history, impl, lex.all_names)
         # searched with names as the transcript spells them too ("Shulta" for "Sholto"); answered as asked
         result, flt = self.retrieve(spelling.as_spoken(standalone, lex), query)
         summary = self.overview_sources(question, standalone, flt)

@@ -27,6 +27,11 @@ follow-ups 0.605 (kept).
     >>> rewrite("which companies use them?", [{"user": "Which company helps with visas?", "assistant": "..."}])
     'which companies use them? (about: Which company helps with visas?)'
 
+A follow-up that only names something else ("and trenton?", "what about OpenAI?") after a question
+that named one thing of the episode ("what does sholto do?") is that question asked of the new name
+("what does trenton do?", ``asked_of``): appended, "trenton" stood beside "sholto" and the answer was
+the summary's paragraph naming both. No tune follow-up has this form (nDCG@10 0.691 unchanged).
+
 An LLM answerer may replace this with a model-written rewrite (``assistant.answerers.llm``), which
 must keep the same words (``keeps_own_words``).
 
@@ -56,7 +61,7 @@ scored once after the choice: nDCG@10 0.558 -> 0.598, RR@10 0.581 -> 0.654.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 
 from . import overview
 from .text import STOP_WORDS, tokenize
@@ -194,11 +199,44 @@ def shown_before(question: str, history: Iterable[Mapping] | None) -> str:
     return str(turns[-1].get("assistant") or "")
 
 
-def rewrite(question: str, history: Iterable[Mapping] | None = None) -> str:
+# "and trenton?", "what about openai?": the earlier question, asked of another name
+_OTHER_NAME = re.compile(r"^\s*(?:and|and what about|what about|how about)\s+(?P<name>[^?]+?)\s*\??\s*$", re.I)
+MAX_NAME_WORDS = 3
+
+
+def asked_of(question: str, subject: str | None, names: Container[str]) -> str | None:
+    """When the follow-up only names something else ("and trenton?") and the earlier question names
+    one thing (``names``: the episode's names, lower case), the earlier question asked of it: "what does
+    sholto do?" -> "what does trenton do?". None otherwise: "what about scientific research?" asks a new
+    angle of the earlier subject, not the same question of another.
+
+    >>> asked_of("and trenton?", "what does sholto do?", {"sholto", "trenton"})
+    'what does trenton do?'
+    >>> asked_of("what about scientific research?", "what do they get good at?", {"sholto"}) is None
+    True
+    """
+    m = _OTHER_NAME.match(question)
+    if not m or not subject:
+        return None
+    name = m.group("name").strip()
+    words = content_words(name)
+    if not words or len(words) > MAX_NAME_WORDS or not all(w.lower() in names for w in words):
+        return None
+    earlier = [w for w in content_words(subject) if w.lower() in names]
+    if len(earlier) != 1:
+        return None  # none, or several: which one the new name stands in for is a guess
+    return re.sub(rf"(?<![\w-]){re.escape(earlier[0])}(?![\w-])", name, subject, count=1)
+
+
+def rewrite(question: str, history: Iterable[Mapping] | None = None, names: Container[str] = ()) -> str:
     """The question to search and answer: unchanged unless it is a follow-up, which becomes a
-    ``Standalone``: the follow-up with what it refers to appended as "(about: ...)"."""
+    ``Standalone``: the earlier question asked of another name (``asked_of``, given the episode's
+    ``names``), or the follow-up with what it refers to appended as "(about: ...)"."""
     question = question.strip()
     if not is_followup(question, history):
         return question
+    other = asked_of(question, subject_of(history or []), names)
+    if other:
+        return Standalone(other, question, shown_before(question, history))
     topic = topic_of(history or [], question)
     return Standalone(f"{question} (about: {topic})", question, shown_before(question, history)) if topic else question

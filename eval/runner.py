@@ -13,7 +13,7 @@ halves of the question set (tune, test) side by side.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from statistics import mean
 
 from tqdm import tqdm
@@ -37,8 +37,8 @@ ANSWERERS_ALL = ("extractive", "llm")  # what --answerer all runs
 
 
 # --- retrieval ----------------------------------------------------------------------------------
-def standalone(q: Question) -> str:
-    return followup.rewrite(q.question, q.history)
+def standalone(q: Question, names: Container[str] = ()) -> str:
+    return followup.rewrite(q.question, q.history, names)
 
 
 def rankings(
@@ -58,7 +58,8 @@ def rankings(
 
         def search(q: Question) -> list[str]:
             flt = SearchFilter(episode=corpus.scope(q))
-            searched = spelling.as_spoken(standalone(q), refusal.lexicon(retriever, flt.episode))  # as the chain
+            lex = refusal.lexicon(retriever, flt.episode)
+            searched = spelling.as_spoken(standalone(q, lex.all_names), lex)  # as the chain does
             return [h.id for h in retriever.search(searched, k=k, flt=flt).hits]
 
     answerable = [q for q in questions if q.answerable]

@@ -66,6 +66,22 @@ def test_the_earlier_answer_lends_words_only_to_a_follow_up_without_words_of_its
     assert topic_of(only_answer, "and then?") == "software engineering verifiable"
 
 
+def test_and_another_name_asks_the_earlier_question_of_it():
+    names = {"sholto", "trenton", "openai", "deepseek", "claude"}
+    earlier = [{"user": "what does sholto do?", "assistant": "..."}]
+    asked = rewrite("and trenton?", earlier, names)
+    assert asked == "what does trenton do?" and isinstance(asked, Standalone) and asked.typed == "and trenton?"
+    deepseek = [{"user": "what do they say about DeepSeek?", "assistant": "..."}]
+    assert rewrite("what about OpenAI?", deepseek, names) == "what do they say about OpenAI?"
+    # not a name, several names before, or no names given: the earlier question is appended as before
+    assert rewrite("what about scientific research?", earlier, names) == (
+        "what about scientific research? (about: what does sholto do?)"
+    )
+    both = [{"user": "does sholto agree with trenton?", "assistant": "..."}]
+    assert rewrite("and claude?", both, names) == "and claude? (about: does sholto agree with trenton?)"
+    assert rewrite("and trenton?", earlier) == "and trenton? (about: what does sholto do?)"
+
+
 def test_the_standalone_question_remembers_the_follow_up_as_typed():
     standalone = rewrite(FOLLOW_UP, HISTORY)
     assert isinstance(standalone, Standalone) and standalone.typed == FOLLOW_UP
@@ -188,6 +204,13 @@ def test_the_typed_follow_up_is_searched_beside_the_standalone_question(bot, fol
     assert fused.top_dense == plain.top_dense  # the refusal signal stays the standalone question's
     alone = bot.retriever.model_copy(update={"followup_weight": 0.0}).search(standalone, k=20)
     assert [h.id for h in alone.hits] == [h.id for h in plain.hits]
+
+
+def test_and_the_other_guest_is_answered_about_him(bot):
+    # seen: "and trenton?" after "what does sholto do?" was answered with the summary's opening paragraph
+    a = bot.ask("and trenton?", history=[{"user": "what does sholto do?", "assistant": "…"}])
+    assert a.standalone_question == "what does trenton do?"
+    assert "Trenton's still working on Mechanistic Interpretability" in a.answer, a.answer
 
 
 def test_a_model_rewrite_also_remembers_the_typed_follow_up(bot):
