@@ -152,10 +152,13 @@ class EpisodeAssistant:
         )
 
     def warm_up(self) -> None:
-        """Load the embedding model and build the BM25 index now, so the first question is as
-        fast as the rest (serve calls this before it accepts requests)."""
+        """Load the embedding model, build the BM25 index and the episodes' lexicon, and load the
+        spelling dictionary now, so the first question is as fast as the rest (serve calls this before
+        it accepts requests)."""
         if self.store.count():
             self.retriever.search("warm up")
+            refusal.lexicon(self.retriever)
+            spelling.english()
 
     # --- steps ---------------------------------------------------------------------------------
     def answerer(self, name: str | None = None) -> Answerer:
@@ -202,13 +205,13 @@ class EpisodeAssistant:
         flt = SearchFilter(episode=query.episode, sections=query.sections)
         return self.retriever.search(standalone, flt=flt), flt
 
-    def overview_sources(self, question: str, standalone: str, flt: SearchFilter) -> list[Hit]:
+    def overview_sources(self, question: str, flt: SearchFilter, rewritten: bool = False) -> list[Hit]:
         """The episode's summary, in order, when the question asks about the episode as a whole
         (``assistant.overview``) and names one: the filtered episode, or the only one indexed ("this
         episode" among many is any of them: that question is searched as usual). Empty for any other
         question, a follow-up, a search limited to other sections, or no summary."""
         lexical = overview.intent(question)
-        if standalone != question or (lexical is None and not overview.asks_who(question)):
+        if rewritten or (lexical is None and not overview.asks_who(question)):
             return []
         if flt.sections is not None and overview.SECTION not in flt.sections:
             return []
@@ -258,9 +261,11 @@ class EpisodeAssistant:
         s = self.settings
         lex = refusal.lexicon(self.retriever, query.episode)
         standalone = self.standalone(question, history, impl, lex.all_names)
+        rewritten = str(standalone) != question
+        standalone = spelling.typos_corrected(standalone, lex)  # "aligment" is searched as "alignment"
         # searched with names as the transcript spells them too ("Shulta" for "Sholto"); answered as asked
-        result, flt = self.retrieve(spelling.as_spoken(standalone, lex), query)
-        summary = self.overview_sources(question, standalone, flt)
+        result, flt = self.retrieve(spelling.as_heard(standalone, lex), query)
+        summary = self.overview_sources(str(standalone) if not rewritten else question, flt, rewritten)
         if summary:  # a question about the whole episode: its summary answers it, never a refusal
             result = replace(result, hits=overview.with_summary_first(summary, result.hits))
             decision = refusal.RefusalDecision(False, result.top_dense, s.refusal_threshold)

@@ -59,7 +59,8 @@ def rankings(
         def search(q: Question) -> list[str]:
             flt = SearchFilter(episode=corpus.scope(q))
             lex = refusal.lexicon(retriever, flt.episode)
-            searched = spelling.as_spoken(standalone(q, lex.all_names), lex)  # as the chain does
+            corrected = spelling.typos_corrected(standalone(q, lex.all_names), lex)
+            searched = spelling.as_heard(corrected, lex)  # as the chain does
             return [h.id for h in retriever.search(searched, k=k, flt=flt).hits]
 
     answerable = [q for q in questions if q.answerable]
