@@ -261,7 +261,9 @@ class EpisodeAssistant:
         s = self.settings
         lex = refusal.lexicon(self.retriever, query.episode)
         standalone = self.standalone(question, history, impl, lex.all_names)
-        rewritten = str(standalone) != question
+        # a follow-up leaning on the earlier question is no question about the whole episode; one
+        # asked of another name ("and sholto?" -> "who is sholto?") may be
+        rewritten = followup.leans_on_earlier(standalone)
         standalone = spelling.typos_corrected(standalone, lex)  # "aligment" is searched as "alignment"
         # searched with names as the transcript spells them too ("Shulta" for "Sholto"); answered as asked
         result, flt = self.retrieve(spelling.as_heard(standalone, lex), query)

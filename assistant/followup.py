@@ -98,10 +98,12 @@ def _turns(history: Iterable[Mapping] | None) -> list[dict]:
 
 
 def is_followup(question: str, history: Iterable[Mapping] | None) -> bool:
-    if not _turns(history):
+    turns = _turns(history)
+    if not turns:
         return False
     if _CONNECTIVE.match(question):
-        return True
+        # "and the main points?" after "what is this episode about?" still asks about the whole episode
+        return not (overview.intent(question) and overview.intent(str(turns[-1]["user"])))
     points_back = bool(_BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)))
     if overview.intent(question) and not points_back:
         return False  # "who's on the show?", "key takeaways?": the whole episode, whatever came before
@@ -228,6 +230,15 @@ def asked_of(question: str, subject: str | None, names: Container[str]) -> str |
     return re.sub(rf"(?<![\w-]){re.escape(earlier[0])}(?![\w-])", name, subject, count=1)
 
 
+ABOUT = " (about: "  # what a rewritten follow-up leans on
+
+
+def leans_on_earlier(standalone: str) -> bool:
+    """Is ``standalone`` a follow-up with the earlier question appended ("by when? (about: ...)"),
+    rather than a question of its own ("what does trenton do?" for "and trenton?")?"""
+    return ABOUT in str(standalone)
+
+
 def rewrite(question: str, history: Iterable[Mapping] | None = None, names: Container[str] = ()) -> str:
     """The question to search and answer: unchanged unless it is a follow-up, which becomes a
     ``Standalone``: the earlier question asked of another name (``asked_of``, given the episode's
@@ -239,4 +250,4 @@ def rewrite(question: str, history: Iterable[Mapping] | None = None, names: Cont
     if other:
         return Standalone(other, question, shown_before(question, history))
     topic = topic_of(history or [], question)
-    return Standalone(f"{question} (about: {topic})", question, shown_before(question, history)) if topic else question
+    return Standalone(f"{question}{ABOUT}{topic})", question, shown_before(question, history)) if topic else question

@@ -82,6 +82,13 @@ def test_and_another_name_asks_the_earlier_question_of_it():
     assert rewrite("and trenton?", earlier) == "and trenton? (about: what does sholto do?)"
 
 
+def test_and_the_main_points_after_what_the_episode_is_about_is_about_the_episode():
+    about = [{"user": "what is this episode about?", "assistant": "This 144-minute episode features ..."}]
+    assert rewrite("and the main points?", about) == "and the main points?"
+    rl = [{"user": "what do they say about RL?", "assistant": "..."}]
+    assert rewrite("and the main points?", rl) == "and the main points? (about: what do they say about RL?)"
+
+
 def test_the_standalone_question_remembers_the_follow_up_as_typed():
     standalone = rewrite(FOLLOW_UP, HISTORY)
     assert isinstance(standalone, Standalone) and standalone.typed == FOLLOW_UP

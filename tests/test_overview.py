@@ -176,7 +176,9 @@ def test_an_overview_question_after_others_is_not_a_follow_up(bot):
     a = bot.ask(Query("who's on the show?", history=history))
     assert a.standalone_question == "who's on the show?"
     assert [c.id for c in a.citations] == [f"{EPISODE_ID}/summary/0"] and "Sholto Douglas" in a.answer
-    assert followup.is_followup("and the main points?", history)  # a connective still leans on the history
+    assert followup.is_followup("and why is that?", history)  # a connective still leans on the history
+    # ... unless it asks about the whole episode after a question about the whole episode
+    assert not followup.is_followup("and the main points?", history)
 
 
 def test_among_several_episodes_this_episode_needs_an_episode_filter(indexed_settings, tmp_path):
