@@ -147,7 +147,7 @@ work?": "dev" is too short to read as an abbreviation; "how big was the compute 
 a factoid with a paraphrase, the factoid rule's known weakness).
 
 All five sets are in tests/data/refusal_probes.txt (93 unanswerable, 101 answerable; 63 and 3
-refused after the third pass, 61 and 0 after the fourth), which the tests hold at no fewer than 60 and
+refused after the third pass, 63 and 0 after the fourth), which the tests hold at no fewer than 60 and
 no more than 2.
 
 The ``test`` half, scored once with the first set of rules: 27/30 unanswerable (as before) and 5/48
@@ -183,6 +183,11 @@ third pass                                                                  27 /
   australian?", "do they use ppo or grpo for the *RL*?") whose other content words are at least half
   absent. Whether X is something the episode never mentions is not in the episode. It fired on no
   answerable question of tune or the probes (16 yes/no questions there name something).
+- **a term asked to be explained** ("what is neuralese?", "what are sparse autoencoders?", "whats
+  trenton's hometown"): the term (up to four words) is a topic like "did they talk about X?" -- at
+  least half of its content words absent and it is not stated. Probes 61 -> 63 unanswerable, no
+  answerable question of tune, the probes or the blind set refused.
+- "how long until X?" asks when, not for a duration (the date figure check: "by the end of this year").
 - **the factoid rule, narrowed for figures**: all three answerable probes refused were a figure
   question with a paraphrase ("the compute *jump* from o1 to o3", "a full *workday*", "a junior
   *dev*'s work"). Such a word now refuses only when it is the measured thing ("Anthropic's latest
@@ -501,7 +506,7 @@ _KINDS = (
         "date",
         re.compile(
             r"^\W*(and |so |but )?(by |since |until )?when(s)?\b|\bwhat (year|month|date|day)\b|\bwhich year\b|"
-            r"\b(release|launch) date\b|\bhow soon\b"
+            r"\b(release|launch) date\b|\bhow soon\b|\bhow long (until|till|til|before)\b"
         ),
     ),
     ("duration", re.compile(r"\bhow long\b")),
@@ -678,6 +683,11 @@ _TOPIC_ASK = re.compile(
 _TOPIC_PASSIVE = re.compile(
     r"^\W*(?:is|was|are|were) (?P<topic>.+?) (?:mentioned|discussed|brought up|covered)\b", re.I
 )
+# "what is neuralese?", "what are sparse autoencoders": a term asked to be explained
+_DEFINITION = re.compile(
+    r"^\W*(?:so |and |but |ok )?(?:what(?:'s| is|s| are)|define|explain)\s+(?:an? |the )?(?P<topic>[^?]+?)\W*$", re.I
+)
+MAX_TERM_WORDS = 4  # longer, it is a question about something, not a term
 MIN_ABSENT_SHARE = 0.5  # of the topic's content words
 MAX_QUOTED_TOPIC_WORDS = 6  # a longer topic is named by its missing words
 
@@ -691,6 +701,18 @@ def asked_topic(question: str) -> str | None:
     q = " ".join(own_part(question).replace("’", "'").split())  # as typed: the refusal quotes it
     m = _TOPIC_ASK.match(q) or _TOPIC_PASSIVE.match(q)
     return m.group("topic").strip(" ?.!") if m else None
+
+
+def asked_term(question: str) -> str | None:
+    """The term a "what is X?" question asks to have explained, as typed.
+
+    >>> asked_term("what are sparse autoencoders?"), asked_term("what is the bottleneck to more compute in 2028?")
+    ('sparse autoencoders', None)
+    """
+    m = _DEFINITION.match(" ".join(own_part(question).replace("’", "'").split()))
+    if not m or len(_WORD.findall(m.group("topic"))) > MAX_TERM_WORDS:
+        return None
+    return m.group("topic")
 
 
 def absent_topic(question: str, lex: Lexicon) -> list[str]:
@@ -882,7 +904,8 @@ def decide(
         if topic and len(_WORD.findall(topic)) <= MAX_QUOTED_TOPIC_WORDS and all(n in topic for n in names):
             names = [topic]
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_name", names, kind)
-    missing = _missing_of(topic, lex)
+    # a term asked to be explained; a figure asked for ("what's X's valuation?") has its own checks below
+    missing = _missing_of(topic, lex) or (_missing_of(asked_term(question), lex) if kind is None else [])
     if missing:
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_topic", missing, kind)
     missing = absent_property(question, lex)

@@ -138,6 +138,8 @@ def test_a_plural_or_possessive_before_a_number_is_the_same_name():
         ("How often does someone in a normal job get feedback?", None),
         ("Why does RL work?", None),
         ("how old is trenton?", "age"),
+        ("how long until models can do a full day's work?", "date"),  # when, not how long it takes
+        ("how long is the episode?", "duration"),
     ],
 )
 def test_answer_kind(question, kind):
@@ -201,6 +203,16 @@ def test_a_topic_asked_after_is_absent_when_a_word_of_it_is(lex):
     # a long topic is named by its missing words
     long = "any thoughts on tokens and transformers in silent meditation retreats for monks?"
     assert absent_topic(long, lex) == ["silent", "meditation", "retreats", "monks"]
+
+
+def test_a_term_asked_to_be_explained_is_a_topic(lex):
+    assert refusal.asked_term("what are sparse autoencoders?") == "sparse autoencoders"
+    assert refusal.asked_term("whats trenton's hometown") == "trenton's hometown"
+    assert refusal.asked_term("what is the bottleneck to more compute by the end of 2028?") is None  # no term
+    sources = SearchResult([hit(t) for t in EPISODE_TEXT], top_dense=0.6, top_bm25=3.0)
+    term = decide(sources, 0.335, "what is neuralese?", lex)
+    assert (term.reason, term.rule, term.missing) == ("not_stated", "absent_topic", ["neuralese"])
+    assert not decide(sources, 0.335, "what is the context window?", lex).refused
 
 
 def test_a_yes_no_question_about_a_named_thing_with_absent_words(lex):
@@ -429,8 +441,9 @@ def test_refusal_probes(bot):
     # questions written after the eval's set, four of the five sets before the rules ran on them
     # (assistant/refusal.py, third pass): measured 63/93 unanswerable and 3/101 answerable refused, then
     # 60/93 once "sholto" was searched as the transcript's "Shulta" (questions about him had been refused
-    # as off topic only because his name found nothing), 61/93 with the absent property; answerable 3 -> 0
-    # once a figure question's absent word must be its measured thing to refuse it
+    # as off topic only because his name found nothing), 61/93 with the absent property, 63/93 with terms
+    # asked to be explained; answerable 3 -> 0 once a figure question's absent word must be its measured
+    # thing to refuse it
     refused = {"U": 0, "A": 0}
     asked = {"U": 0, "A": 0}
     wrongly = []
