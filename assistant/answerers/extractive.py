@@ -46,6 +46,10 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
   Trenton's name ("we didn't have Shulta Brickin and Trenton Brickin…"), now with "Trenton's still
   working on Mechanistic Interpretability". Tune 0.63 unchanged; 3 of 79 answers change (q40 leads
   with the Serena Williams quote instead of its window).
+- A transcript window with fewer than three content words besides capitalised ones (names) scores 0.3
+  less: "where do sholto and trenton work now?" led with "…we didn't have Shulta Brickin and Trenton
+  Brickin. Shulta Douglas and Trenton Brickin, who are now…", now with the summary's "(both now at
+  Anthropic)". Tune 0.63 unchanged (0.3 or 0.6, fewer than 3 or 5 words); 1 of 79 answers changes.
 - Tried after that and reverted: an entity mention may lead only when the question asks for a name or
   names the entity -- 0.63 unchanged on tune (two leads read better), but on the test half, measured
   once, "What is the interpretability agent...?" lost the "interp agent" definition (-2 points).
@@ -103,6 +107,8 @@ SECTION_BONUS = {"summary": 0.3, "insights": 0.2, "companies": 0.2, "overview": 
 # what a source after the lead's needs of its own (cosine + lexical share): a top rank alone is not enough
 SUPPORT_RELEVANCE = {"quotes": 0.3, "companies": 0.5}
 W_ASKS = 0.2  # - for a sentence ending in "?": it asks rather than answers
+W_THIN = 0.3  # - for a transcript window with fewer than THIN_WINDOW_WORDS content words besides names
+THIN_WINDOW_WORDS = 3
 MIN_SCORE = 0.6  # below this a sentence is off the question even in a top source (filler, asides)
 # Sentences are taken best first, each one's score lowered by MMR x its similarity to what is shown
 # already (a second sentence saying the same adds nothing); one this close to a shown one is never
@@ -285,12 +291,16 @@ class ExtractiveAnswerer(Answerer):
                 said = set(tokenize(p.text.replace(p.name, " "))) - set(tokenize(p.name))
             lexical = len(qwords & said) / len(qwords) if qwords else 0.0
             p.relevance = float(v @ q) + W_LEXICAL * lexical
+            # a transcript window that is mostly names ("…we didn't have Shulta Brickin and Trenton
+            # Brickin. Shulta Douglas and Trenton Brickin, who are now…") says nothing of them
+            thin = W_THIN if p.window and len(_besides_names(p.text)) < THIN_WINDOW_WORDS else 0.0
             p.score = (
                 p.relevance
                 + W_RANK / (1 + p.source)
                 + W_WORDS * min(p.words, LONG_WORDS) / LONG_WORDS
                 + (0.0 if p.window else SECTION_BONUS.get(p.section, 0.0))  # a transcript window is speech
                 - (W_ASKS if p.text.rstrip("”\"')").endswith("?") else 0.0)
+                - thin
             )
         return pv
 
@@ -448,13 +458,18 @@ def _said_of(question: str, cands: Sequence[Passage]) -> Passage | None:
         if not (p.section == "quotes" or p.window):
             continue  # the speakers' words; the analysis's descriptions repeat the opening's
         text = p.text.replace(p.name or "\0", " ")
-        said = tokenize(" ".join(w for w in text.split() if not w[:1].isupper()))
+        said = _besides_names(text)
         names = tokenize(" ".join(w for w in text.split() if w[:1].isupper()))
         if not any(sounds_like(a, n) for a in asked for n in names):
             continue
-        if len(set(said)) > most:
-            best, most = p, len(set(said))
+        if len(said) > most:
+            best, most = p, len(said)
     return best
+
+
+def _besides_names(text: str) -> set[str]:
+    """The content words of ``text`` that are not written capitalised (names, and a sentence's first word)."""
+    return set(tokenize(" ".join(w for w in text.split() if not w[:1].isupper())))
 
 
 def _while_words_last(passages_in_order: Sequence[Passage], budget: int) -> list[Passage]:
