@@ -187,7 +187,8 @@ third pass                                                                  27 /
   trenton's hometown"): the term (up to four words) is a topic like "did they talk about X?" -- at
   least half of its content words absent and it is not stated. Probes 61 -> 63 unanswerable, no
   answerable question of tune, the probes or the blind set refused.
-- "how long until X?" asks when, not for a duration (the date figure check: "by the end of this year").
+- "how long until X?" asks when, not for a duration (the date figure check: "by the end of this year");
+  "valued at" and "how much is a <product> subscription" ask for an amount.
 - **the factoid rule, narrowed for figures**: all three answerable probes refused were a figure
   question with a paraphrase ("the compute *jump* from o1 to o3", "a full *workday*", "a junior
   *dev*'s work"). Such a word now refuses only when it is the measured thing ("Anthropic's latest
@@ -195,6 +196,14 @@ third pass                                                                  27 /
   O3, and still refuses "Anthropic's *annual* revenue" (no amount beside Anthropic and revenue).
   Person and place questions have no figure check and keep the rule ("which *city* was this recorded
   in?").
+
+A second blind set (/work/scratch/fresh7, 60 questions, written the same way after the changes above
+but before the last two), run once on the code before this pass and once after: 19 -> 17 of 30
+unanswerable and 2 -> 1 of 30 answerable refused. Lost: "where did sholto work before he joined
+anthropic" (refused before only because his name found nothing) and "what is scale ai's *actual*
+annual revenue" (the narrowed factoid rule leaves "annual" to the figure check, which finds the
+hypothetical "$10 billion"); gained: "how many *synapes* ...". Its "what is anthropic valued at right
+now" then showed the money kind missing "valued at" (added: 18/30, no longer held out).
 
 A blind set written by a helper from the episode file alone after the third pass (60 questions, many
 about the guests personally: /work/scratch/fresh6, not committed), run once before these changes and
@@ -499,7 +508,8 @@ _KINDS = (
         "money",
         re.compile(
             r"\bhow much (does|do|did|would|will|is|are|was)\b.*\b(cost|charge|pay|paid|earn|make|spend|spent|"
-            r"raise|raised|worth|sell)|\b(cost|price|pricing|valuation|revenue|salary|salaries|funding|arr)\b"
+            r"raise|raised|worth|sell)|\b(cost|price|pricing|valuation|revenue|salary|salaries|funding|arr)\b|"
+            r"\bvalued at\b|\bhow much (is|are|was) (an? |the )?\w+( \w+)? (subscription|plan|license|licence|ticket)\b"
         ),
     ),
     (

@@ -140,6 +140,9 @@ def test_a_plural_or_possessive_before_a_number_is_the_same_name():
         ("how old is trenton?", "age"),
         ("how long until models can do a full day's work?", "date"),  # when, not how long it takes
         ("how long is the episode?", "duration"),
+        ("what is anthropic valued at right now", "money"),
+        ("how much is a claude code subscription", "money"),
+        ("how much is the scale of RL now", None),
     ],
 )
 def test_answer_kind(question, kind):
