@@ -197,8 +197,8 @@ third pass                                                                  27 /
   Person and place questions have no figure check and keep the rule ("which *city* was this recorded
   in?").
 
-A second blind set (/work/scratch/fresh7, 60 questions, written the same way after the changes above
-but before the last two), run once on the code before this pass and once after: 19 -> 17 of 30
+A second blind set (/work/scratch/fresh7, 60 questions written the same way), run once on the code
+before this pass and once after the changes above: 19 -> 17 of 30
 unanswerable and 2 -> 1 of 30 answerable refused. Lost: "where did sholto work before he joined
 anthropic" (refused before only because his name found nothing) and "what is scale ai's *actual*
 annual revenue" (the narrowed factoid rule leaves "annual" to the figure check, which finds the
