@@ -206,6 +206,12 @@ _OTHER_NAME = re.compile(r"^\s*(?:and|and what about|what about|how about)\s+(?P
 MAX_NAME_WORDS = 3
 
 
+def _named(word: str, names: Container[str]) -> bool:
+    """``word`` is one of ``names``, maybe with a possessive typed without its apostrophe ("trentons")."""
+    low = word.lower().replace("’", "'").removesuffix("'s")
+    return low in names or (low.endswith("s") and low[:-1] in names)
+
+
 def asked_of(question: str, subject: str | None, names: Container[str]) -> str | None:
     """When the follow-up only names something else ("and trenton?") and the earlier question names
     one thing (``names``: the episode's names, lower case), the earlier question asked of it: "what does
@@ -214,6 +220,8 @@ def asked_of(question: str, subject: str | None, names: Container[str]) -> str |
 
     >>> asked_of("and trenton?", "what does sholto do?", {"sholto", "trenton"})
     'what does trenton do?'
+    >>> asked_of("and sholto?", "whats trentons research area", {"sholto", "trenton"})
+    'whats sholto research area'
     >>> asked_of("what about scientific research?", "what do they get good at?", {"sholto"}) is None
     True
     """
@@ -222,9 +230,9 @@ def asked_of(question: str, subject: str | None, names: Container[str]) -> str |
         return None
     name = m.group("name").strip()
     words = content_words(name)
-    if not words or len(words) > MAX_NAME_WORDS or not all(w.lower() in names for w in words):
+    if not words or len(words) > MAX_NAME_WORDS or not all(_named(w, names) for w in words):
         return None
-    earlier = [w for w in content_words(subject) if w.lower() in names]
+    earlier = [w for w in content_words(subject) if _named(w, names)]
     if len(earlier) != 1:
         return None  # none, or several: which one the new name stands in for is a guess
     return re.sub(rf"(?<![\w-]){re.escape(earlier[0])}(?![\w-])", name, subject, count=1)
