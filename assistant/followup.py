@@ -30,7 +30,9 @@ follow-ups 0.605 (kept).
 A follow-up that only names something else ("and trenton?", "what about OpenAI?") after a question
 that named one thing of the episode ("what does sholto do?") is that question asked of the new name
 ("what does trenton do?", ``asked_of``): appended, "trenton" stood beside "sholto" and the answer was
-the summary's paragraph naming both. No tune follow-up has this form (nDCG@10 0.691 unchanged).
+the summary's paragraph naming both. No tune follow-up has this form (nDCG@10 0.691 unchanged); the
+test half, scored once afterwards, has one ("what about sonnet?" after a question about Opus: 0.853 ->
+0.906), and its follow-ups went from 0.598 to 0.603.
 
 An LLM answerer may replace this with a model-written rewrite (``assistant.answerers.llm``), which
 must keep the same words (``keeps_own_words``).
