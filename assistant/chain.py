@@ -205,13 +205,14 @@ class EpisodeAssistant:
         flt = SearchFilter(episode=query.episode, sections=query.sections)
         return self.retriever.search(standalone, flt=flt), flt
 
-    def overview_sources(self, question: str, flt: SearchFilter, rewritten: bool = False) -> list[Hit]:
+    def overview_sources(self, question: str, flt: SearchFilter) -> list[Hit]:
         """The episode's summary, in order, when the question asks about the episode as a whole
         (``assistant.overview``) and names one: the filtered episode, or the only one indexed ("this
         episode" among many is any of them: that question is searched as usual). Empty for any other
-        question, a follow-up, a search limited to other sections, or no summary."""
+        question, a search limited to other sections, or no summary. A follow-up that leans on the
+        earlier question is never one (the chain does not ask)."""
         lexical = overview.intent(question)
-        if rewritten or (lexical is None and not overview.asks_who(question)):
+        if lexical is None and not overview.asks_who(question):
             return []
         if flt.sections is not None and overview.SECTION not in flt.sections:
             return []
@@ -264,10 +265,10 @@ class EpisodeAssistant:
         # a follow-up leaning on the earlier question is no question about the whole episode; one
         # asked of another name ("and sholto?" -> "who is sholto?") may be
         rewritten = followup.leans_on_earlier(standalone)
-        standalone = spelling.typos_corrected(standalone, lex)  # "aligment" is searched as "alignment"
-        # searched with names as the transcript spells them too ("Shulta" for "Sholto"); answered as asked
-        result, flt = self.retrieve(spelling.as_heard(standalone, lex), query)
-        summary = self.overview_sources(str(standalone) if not rewritten else question, flt, rewritten)
+        # "aligment" is searched and answered as "alignment"; "sholto" searched as "Shulta" too
+        standalone, searched = spelling.for_search(standalone, lex)
+        result, flt = self.retrieve(searched, query)
+        summary = [] if rewritten else self.overview_sources(str(standalone), flt)
         if summary:  # a question about the whole episode: its summary answers it, never a refusal
             result = replace(result, hits=overview.with_summary_first(summary, result.hits))
             decision = refusal.RefusalDecision(False, result.top_dense, s.refusal_threshold)

@@ -66,7 +66,7 @@ import re
 from collections.abc import Container, Iterable, Mapping
 
 from . import overview
-from .text import STOP_WORDS, tokenize
+from .text import STOP_WORDS, among_names, tokenize
 
 _CONNECTIVE = re.compile(
     r"^\s*((ok|okay|hm+|right|wait)\b\W*)?(and|but|so|also|then|what about|how about|why( is that| so)?\??$|"
@@ -208,12 +208,6 @@ _OTHER_NAME = re.compile(r"^\s*(?:and|and what about|what about|how about)\s+(?P
 MAX_NAME_WORDS = 3
 
 
-def _named(word: str, names: Container[str]) -> bool:
-    """``word`` is one of ``names``, maybe with a possessive typed without its apostrophe ("trentons")."""
-    low = word.lower().replace("’", "'").removesuffix("'s")
-    return low in names or (low.endswith("s") and low[:-1] in names)
-
-
 def asked_of(question: str, subject: str | None, names: Container[str]) -> str | None:
     """When the follow-up only names something else ("and trenton?") and the earlier question names
     one thing (``names``: the episode's names, lower case), the earlier question asked of it: "what does
@@ -232,9 +226,9 @@ def asked_of(question: str, subject: str | None, names: Container[str]) -> str |
         return None
     name = m.group("name").strip()
     words = content_words(name)
-    if not words or len(words) > MAX_NAME_WORDS or not all(_named(w, names) for w in words):
+    if not words or len(words) > MAX_NAME_WORDS or not all(among_names(w, names) for w in words):
         return None
-    earlier = [w for w in content_words(subject) if _named(w, names)]
+    earlier = [w for w in content_words(subject) if among_names(w, names)]
     if len(earlier) != 1:
         return None  # none, or several: which one the new name stands in for is a guess
     return re.sub(rf"(?<![\w-]){re.escape(earlier[0])}(?![\w-])", name, subject, count=1)

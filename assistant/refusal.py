@@ -245,7 +245,7 @@ from vectorstore.filters import SearchFilter
 
 from . import spelling
 from .retriever import BM25Index, Hit, HybridRetriever, SearchResult
-from .text import STOP_WORDS, _stem, edit_distance, tokenize
+from .text import STOP_WORDS, _stem, among_names, edit_distance, tokenize
 
 OFF_TOPIC, NOT_STATED = "off_topic", "not_stated"
 
@@ -669,7 +669,11 @@ def absent_names(question: str, lex: Lexicon) -> list[str]:
 def absent_words(question: str, lex: Lexicon) -> list[str]:
     """The question's own content words that occur nowhere in the lexicon's text (a unit people
     abbreviate counts as written out: "hz" is there when "hertz" is, as the figure check reads it)."""
-    return [w for w in _content_words(own_part(question)) if not lex.has(w) and not lex.has(_UNITS.get(w, w))]
+    return [w for w in _content_words(own_part(question)) if _absent(w, lex)]
+
+
+def _absent(word: str, lex: Lexicon) -> bool:
+    return not lex.has(word) and not lex.has(_UNITS.get(word, word))
 
 
 # a question that asks whether, or what, the episode says about a topic: "did they talk about X?",
@@ -761,10 +765,10 @@ def absent_property(question: str, lex: Lexicon) -> list[str]:
     if not _YES_NO.match(own):
         return []
     names = set(question_names(question, lex))
-    rest = [w for w in _content_words(own) if w not in names and w[:-1] not in names]
+    rest = [w for w in _content_words(own) if w not in names]
     if not names or not rest:
         return []
-    missing = [w for w in rest if not lex.has(w) and not lex.has(_UNITS.get(w, w))]
+    missing = [w for w in rest if _absent(w, lex)]
     return missing if missing and len(missing) >= MIN_ABSENT_SHARE * len(rest) else []
 
 
@@ -790,7 +794,7 @@ def _misheard(name: str, words: set[str]) -> bool:
     return bool(limit) and any(w[:1] == name[:1] and edit_distance(name, w, limit) <= limit for w in words)
 
 
-def _named(name: str, words: set[str], stems: set[str], lex: Lexicon) -> bool:
+def _source_names(name: str, words: set[str], stems: set[str], lex: Lexicon) -> bool:
     """Does a source (its ``words``) name ``name``, in any spelling: plural, misheard by a letter or
     two, or as the transcript hears a written name ("Shulta" for "Sholto")?"""
     heard = spelling.heard_as(name, lex)
@@ -811,8 +815,8 @@ def question_names(question: str, lex: Lexicon) -> list[str]:
     """The episode's names that the question itself uses (lower case). A follow-up's borrowed context
     ("RL" in "by when ...? (about: ... RL ...)") is not among them: it need not stand beside the answer."""
     own = _content_words(own_part(question))
-    names = lex.all_names  # "sholto" too: the written analysis's name for the speech's "Shulta"
-    return [w for w in own if w in names or (w.endswith("s") and w[:-1] in names)]
+    # "sholto" too: the written analysis's name for the speech's "Shulta"
+    return [w for w in own if among_names(w, lex.all_names)]
 
 
 def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5) -> bool | None:
@@ -832,7 +836,7 @@ def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
         md = hit.metadata
         label = " ".join((md.get("enrichment", ""), str(md.get("name") or "")))  # the file's own description
         words, stems = _bag(hit.text + " " + label)
-        if not all(_named(n, words, stems, lex) for n in names):
+        if not all(_source_names(n, words, stems, lex) for n in names):
             continue
         described = _bag(label)
         for sentence in _sentences(hit.text):
@@ -881,9 +885,8 @@ class RefusalDecision:
     signal: float  # the best dense similarity
     threshold: float
     reason: str | None = None  # "off_topic" | "not_stated"
-    rule: str | None = (
-        None  # which signal refused: dense | absent_name | absent_topic | absent_property | factoid_word | figure
-    )
+    # which signal refused: dense | absent_name | absent_topic | absent_property | factoid_word | figure
+    rule: str | None = None
     missing: list[str] = field(default_factory=list)  # what the episode does not have, as the user typed it
     kind: str | None = None  # what the question asks for (answer_kind)
 

@@ -124,6 +124,13 @@ def typos_corrected(question: str, lex: Lexicon | None) -> str:
     return question if lex is None else _respelled(question, lambda w: corrected(w, lex), keep_typed=False)
 
 
+def for_search(question: str, lex: Lexicon | None) -> tuple[str, str]:
+    """(the question with its typos corrected: judged, answered and shown; the same with its names as
+    heard too: searched) -- what the chain and the eval's rankings both do to a standalone question."""
+    corrected = typos_corrected(question, lex)
+    return corrected, as_heard(corrected, lex)
+
+
 def as_heard(question: str, lex: Lexicon | None) -> str:
     """``question`` with its names as the transcript hears them (``heard_as``): what is searched. It is
     answered as asked: the written analysis's spelling finds the summary among the sources ("Sholto

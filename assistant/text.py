@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from functools import lru_cache
 
 import snowballstemmer
@@ -185,6 +186,17 @@ def cut_mid_word(span: str, source: str) -> bool | None:
     before = flat[where[0] - 1] if where[0] > 0 else " "
     after = flat[where[1]] if where[1] < len(flat) else " "
     return before.isalnum() or after.isalnum()
+
+
+def among_names(word: str, names: Container[str]) -> bool:
+    """``word`` is one of ``names`` (lower case), maybe plural or a possessive typed with or without its
+    apostrophe ("claudes", "trenton's", "trentons").
+
+    >>> among_names("Trentons", {"trenton"}), among_names("gpus", {"gpu"}), among_names("paper", {"piper"})
+    (True, True, False)
+    """
+    low = word.lower().replace("’", "'").removesuffix("'s")
+    return low in names or (low.endswith("s") and low[:-1] in names)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

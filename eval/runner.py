@@ -59,8 +59,7 @@ def rankings(
         def search(q: Question) -> list[str]:
             flt = SearchFilter(episode=corpus.scope(q))
             lex = refusal.lexicon(retriever, flt.episode)
-            corrected = spelling.typos_corrected(standalone(q, lex.all_names), lex)
-            searched = spelling.as_heard(corrected, lex)  # as the chain does
+            _, searched = spelling.for_search(standalone(q, lex.all_names), lex)  # as the chain does
             return [h.id for h in retriever.search(searched, k=k, flt=flt).hits]
 
     answerable = [q for q in questions if q.answerable]
