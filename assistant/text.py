@@ -65,9 +65,20 @@ def _stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
-def tokenize(text: str) -> list[str]:
-    words = _WORD.findall(text.lower().replace("’", "'"))
-    return [_stem(w.split("'")[0]) for w in words if w not in STOP_WORDS and w.split("'")[0] not in STOP_WORDS]
+def tokenize(text: str, keep: frozenset[str] = frozenset()) -> list[str]:
+    """The stemmed content words of ``text`` in order; ``keep``: stop words to keep, as they are.
+
+    >>> tokenize("It works very well."), tokenize("It works very well.", keep=frozenset({"well"}))
+    (['work'], ['work', 'well'])
+    """
+    out = []
+    for w in _WORD.findall(text.lower().replace("’", "'")):
+        base = w.split("'")[0]
+        if w not in STOP_WORDS and base not in STOP_WORDS:
+            out.append(_stem(base))
+        elif w in keep:
+            out.append(w)
+    return out
 
 
 # One sentence rule for everything that is split into sentences (source text, generated answers,

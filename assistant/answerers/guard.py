@@ -70,12 +70,42 @@ from .vectors import embed as default_embed
 # communicate in a language the models can't understand"), and an opposite the source never says beside the
 # word it replaces ("kept" for "reset"). No generated sentence of the local model that the guard kept was
 # wrong (0 of 5 in round 5, 0 of 9 in round 4, 0 of 13 tuned).
+# Round 5 was tuned on after that one measurement. Its false keeps were one-word swaps the stop list hid ("work
+# *poorly*" for "very *well*", "*within* a single layer" for "*across* layers": ``_SENSE``), and swaps among three
+# or four shared words that the shuffle share let through ("data over compute": ``ORDER_FEW``). Both general:
+#                                   precision  recall   kept
+#   rounds 1-5, before                 0.907    0.610   193    (round 5 alone: 0.80 / 0.52, 9 false keeps)
+#   rounds 1-5, with both              0.940    0.599   183    (round 5 alone: 0.90 / 0.51, 4 false keeps)
+#   ... stop words as content alone    0.925    0.599          (a stricter swap test of adjacent words: 0.942 /
+#   ... ORDER_FEW alone (4)            0.921    0.606           0.568, losing passives; not kept)
+# The extractive answers of the tune half are identical with and without them (they use ``support_matrix`` to
+# prefer quotes), and so are the local model's sentences kept in rounds 1-5 (27 of 27 right).
+# The tokenizer's stop list (scikit-learn's) drops words that carry a claim's sense: "it works very *well*",
+# "features *across* layers", "the *bottom* end", "*never*", "*more*". To the guard they are content words, so that
+# overlap, word order and additions see them (round 5's "seems to work poorly", "within a single layer").
+_SENSE = STOP_WORDS & frozenset(
+    "across within without over under above below up down in out on off top bottom front back before after well "
+    "more less few many much most least all none nothing everything always never sometimes often only same else "
+    "together alone first last again already still yet ever enough too very".split()
+)
+
+
+def content_words(text: str) -> list[str]:
+    """The stemmed words of ``text`` that carry its sense: content words and ``_SENSE``'s stop words.
+
+    >>> content_words("Features across layers work very well.")
+    ['featur', 'across', 'layer', 'work', 'very', 'well']
+    """
+    return tokenize(text, keep=_SENSE)
+
+
 COSINE_MIN = 0.60
 OVERLAP_MIN = 0.60
 COSINE_STRONG = 0.72
 OVERLAP_FLOOR = 0.5  # even a strong cosine needs this share of the sentence's words in the source
 MIN_WORDS = 3  # content words a sentence needs to be checkable at all ("Future House." is an answer, not a claim)
-ORDER_MAX = 0.55  # share of discordant word pairs (4+ shared words) above which words changed places
+ORDER_MAX = 0.55  # share of discordant word pairs (5+ shared words) above which words changed places
+ORDER_FEW = 4  # with this many shared words or fewer, none may change places ("data over compute")
 ROLE_SLACK = 1  # words the statement may put between a subject's phrase and what the claim says of it,
 ROLE_SLACK_FAR = 3  # or this many when no clause boundary is among them ("thumbs up can be a pretty terrible")
 NOVEL_MAX = 1  # content words a sentence may use that its source never does (besides the neutral ones)
@@ -320,11 +350,11 @@ def opposite_ok(claim: str, statement: str, source: str = "") -> bool:
     said, stated = _words(claim), _words(statement)
     said_set, stated_set = set(said), set(stated)
     source_set = set(_words(source)) | stated_set
-    source_stems = set(tokenize(source or statement))
+    source_stems = set(content_words(source or statement))
     if (said_set & _DIMINISHED) - source_set:
         return False  # "models get *less* intelligent" from "models can get pretty intelligent"
     for w in said_set - source_set:
-        if _OPPOSITE.get(w, set()) & source_set and not (set(tokenize(w)) & source_stems):
+        if _OPPOSITE.get(w, set()) & source_set and not (set(content_words(w)) & source_stems):
             return False
     raw_said = set(_WORD.findall(claim.lower().replace("-", " ")))
     raw_stated = set(_WORD.findall(statement.lower().replace("-", " ")))
@@ -364,7 +394,7 @@ def subject(sentence: str) -> str | None:
     first = _WORD.findall(clause.lower().replace("’", "'"))[:1]
     if not first or first[0].split("'")[0] in _PRONOUN:
         return None
-    words = tokenize(clause)
+    words = content_words(clause)
     return words[0] if words else None
 
 
@@ -379,7 +409,7 @@ def _compared_at(words: list[str], i: int) -> bool:
             return True
         if w == "as":
             return bool({"as", "same", "such"} & set(words[max(0, j - 6) : j]))
-        if tokenize(w):
+        if content_words(w):
             content += 1
             if content > 2:
                 return False
@@ -398,7 +428,7 @@ def only_compared(stem: str, text: str) -> bool:
     words = _WORD.findall(text.lower().replace("’", "'").replace("-", " "))
     seen = False
     for i, w in enumerate(words):
-        if tokenize(w) == [stem]:
+        if content_words(w) == [stem]:
             seen = True
             if not _compared_at(words, i):
                 return False
@@ -422,13 +452,13 @@ def only_object(stem: str, text: str, follow: str | None = None) -> bool:
     words = _WORD.findall(text.lower().replace("’", "'").replace("-", " "))
     seen = False
     for i, w in enumerate(words):
-        if tokenize(w) != [stem]:
+        if content_words(w) != [stem]:
             continue
         seen = True
         j = i - 1
         while j >= 0 and words[j] in _DETERMINER:
             j -= 1
-        after = tokenize(words[i + 1]) if i + 1 < len(words) else []
+        after = content_words(words[i + 1]) if i + 1 < len(words) else []
         modifier = bool(after) and after[0] != follow
         if not ((j >= 0 and words[j] in _PREPOSITION) or modifier):
             return False
@@ -439,8 +469,8 @@ def _follower(claim: str, stem: str) -> str | None:
     """The stem of the word right after ``stem`` in the claim, None for a stop word or none."""
     words = _WORD.findall(_main_clause(claim).lower().replace("’", "'").replace("-", " "))
     for i, w in enumerate(words[:-1]):
-        if tokenize(w) == [stem]:
-            after = tokenize(words[i + 1])
+        if content_words(w) == [stem]:
+            after = content_words(words[i + 1])
             return after[0] if after else None
     return None
 
@@ -454,7 +484,7 @@ def _boundary_between(statement: str, a: int, b: int) -> bool:
     content words number ``a`` and ``b``? "Researchers discover *that* AIs love": what follows is said
     of the AIs."""
     pieces = _PIECE.findall(_based(statement).replace("-", " "))
-    at = [i for i, p in enumerate(pieces) for _ in tokenize(p)]  # content word number -> piece
+    at = [i for i, p in enumerate(pieces) for _ in content_words(p)]  # content word number -> piece
     if b >= len(at):
         return True
     return any(p in _BOUNDARY or not p[0].isalnum() for p in pieces[at[a] + 1 : at[b]])
@@ -475,9 +505,9 @@ def roles_ok(claim: str, statement: str, source: str) -> bool:
     stem = subject(_based(claim))
     if stem is None:
         return True
-    stated = tokenize(_based(statement))  # "smaller" is "small" here
+    stated = content_words(_based(statement))  # "smaller" is "small" here
     if stem not in stated:
-        if stem in tokenize(source):
+        if stem in content_words(source):
             return not only_compared(stem, source)
         # a subject the source never names: only a pronoun of the statement can stand for it
         if not _PERSONAL & set(_WORD.findall(statement.lower().replace("’", "'"))):
@@ -490,7 +520,7 @@ def roles_ok(claim: str, statement: str, source: str) -> bool:
         return before is None or before == stem
     if only_compared(stem, statement):
         return False
-    said = tokenize(_main_clause(_based(claim)))
+    said = content_words(_main_clause(_based(claim)))
     k = said.index(stem) if stem in said else 0
     at = stated.index(stem)
     # the subject's phrase runs on in both ("Stanford researchers")
@@ -548,8 +578,8 @@ def _negations(text: str) -> list[list[str]]:
         words = _WORD.findall(sentence)
         for i, w in enumerate(words):
             if _negator(w):
-                after = [t for x in words[i + 1 :] if not _negator(x) for t in tokenize(x)][:ANCHOR]
-                before = [t for x in words[:i] if not _negator(x) for t in tokenize(x)]
+                after = [t for x in words[i + 1 :] if not _negator(x) for t in content_words(x)][:ANCHOR]
+                before = [t for x in words[:i] if not _negator(x) for t in content_words(x)]
                 out.append(after if len(after) >= 2 else before[-1:] + after)
     return out
 
@@ -578,7 +608,7 @@ def negations_ok(claim: str, source: str, single: str) -> bool:
         if match is None or not any(_has(stated[match], w) for w in anchor):
             return False  # a "not" the source does not have
         free.remove(match)
-    words = tokenize(claim)
+    words = content_words(claim)
     for k in free:
         if k >= len(within):
             continue  # a "not" elsewhere in the source: not about what the claim says
@@ -591,7 +621,7 @@ def negations_ok(claim: str, source: str, single: str) -> bool:
 def _compared(text: str) -> set[str]:
     """Stems that ``text`` compares something with ("better than *everything else*")."""
     words = _WORD.findall(text.lower().replace("’", "'").replace("-", " "))
-    return {t for i, w in enumerate(words) if _compared_at(words, i) for t in tokenize(w)}
+    return {t for i, w in enumerate(words) if _compared_at(words, i) for t in content_words(w)}
 
 
 def comparison_ok(claim: str, statement: str) -> bool:
@@ -605,31 +635,35 @@ def comparison_ok(claim: str, statement: str) -> bool:
     False
     """
     said, stated = _compared(claim), _compared(statement)
-    words = tokenize(statement)
+    words = content_words(statement)
     known = [w for w in said if _has(words, w)]
     if known and not any(_has(stated, w) for w in known):
         return False
-    claim_words = tokenize(claim)
+    claim_words = content_words(claim)
     return not (said and any(_has(claim_words, w) and not _has(said, w) for w in stated))
 
 
 def order_ok(claim: str, statement: str) -> bool:
     """The words the claim shares with the statement come mostly in the statement's order: a claim
-    whose shared words are shuffled (more than ``ORDER_MAX`` of their pairs reversed) has swapped who
-    does what ("junior engineers will do a day of an agent's work").
+    whose shared words are shuffled (more than ``ORDER_MAX`` of their pairs reversed; any, when it
+    shares ``ORDER_FEW`` or fewer) has swapped who does what ("junior engineers will do a day of an
+    agent's work", "the equation is data over compute").
 
     >>> order_ok("They trade FLOPS for memory bandwidth.", "They trade FLOPS for memory bandwidth, basically.")
     True
     >>> order_ok("Memory bandwidth for FLOPS they trade.", "They trade FLOPS for memory bandwidth, basically.")
     False
+    >>> order_ok("The equation is data over compute.", "The equation is compute over data.")
+    False
     """
-    stated = tokenize(statement)
+    stated = content_words(statement)
     first = {}
     for i, w in enumerate(stated):
         first.setdefault(w, i)
-    places = [first[w] for w in dict.fromkeys(tokenize(claim)) if w in first]
+    places = [first[w] for w in dict.fromkeys(content_words(claim)) if w in first]
     pairs = [(a, b) for i, a in enumerate(places) for b in places[i + 1 :]]
-    return len(places) < 4 or sum(a > b for a, b in pairs) <= ORDER_MAX * len(pairs)
+    reversed_ = sum(a > b for a, b in pairs)
+    return reversed_ == 0 if len(places) <= ORDER_FEW else reversed_ <= ORDER_MAX * len(pairs)
 
 
 _POSSESSIVE = re.compile(r"\b([a-z][a-z0-9-]*)(?:'s|s')\s+(?:[a-z]+\s+)?([a-z][a-z0-9-]+)")
@@ -639,8 +673,8 @@ def _partners(pattern: re.Pattern, text: str, skip: frozenset[str] = frozenset()
     """For each ``(who, what)`` that ``pattern`` finds in ``text``: what -> whoever goes with it (stems)."""
     out: dict[str, set[str]] = {}
     for who, what in pattern.findall(text.lower().replace("’", "'")):
-        if who not in skip and tokenize(who) and tokenize(what):
-            out.setdefault(tokenize(what)[0], set()).update(tokenize(who))
+        if who not in skip and content_words(who) and content_words(what):
+            out.setdefault(content_words(what)[0], set()).update(content_words(who))
     return out
 
 
@@ -702,7 +736,7 @@ def polarity_ok(claim: str, unit: str, source: str = "", single: str | None = No
 # Words a faithful sentence may add to its source: who says it and how ("they argue", "the speakers mention"),
 # what "it" or "they" stands for ("the model"); and word forms the stemmer does not join ("knew", "taught").
 _NEUTRAL = frozenset(
-    tokenize(
+    content_words(
         "model speaker guest host episode ask argue expect predict forecast consider compare call refer believe "
         "suggest claim state describe explain note point mention according example case way able"
     )
@@ -719,7 +753,7 @@ _FORMS = {
 def _stems(text: str) -> set[str]:
     """The stems of ``text``, with irregular forms also as their base ("won" is "win" too)."""
     words = _WORD.findall(text.lower().replace("’", "'"))
-    return set(tokenize(text)) | {t for w in words if w in _FORMS for t in tokenize(_FORMS[w])}
+    return set(content_words(text)) | {t for w in words if w in _FORMS for t in content_words(_FORMS[w])}
 
 
 def _claim_stems(claim: str, source_words: Sequence[str]) -> list[tuple[str, bool]]:
@@ -730,9 +764,9 @@ def _claim_stems(claim: str, source_words: Sequence[str]) -> list[tuple[str, boo
     for w in _WORD.findall(claim.lower().replace("’", "'")):
         if _negator(w):
             continue
-        for stem in tokenize(w):
-            forms = {stem} | set(tokenize(_FORMS.get(w, "")))
-            if stem in STOP_WORDS or (w in _FORMS and not tokenize(_FORMS[w])):  # "says", "knew": stop words
+        for stem in content_words(w):
+            forms = {stem} | set(content_words(_FORMS.get(w, "")))
+            if stem in STOP_WORDS or (w in _FORMS and not content_words(_FORMS[w])):  # "says", "knew": stop words
                 continue
             known = stem.isdigit() or forms & _NEUTRAL or any(_has(source_words, f) for f in forms)
             out.append((min(sorted(forms), key=lambda f: not _has(source_words, f)), not known))
@@ -758,7 +792,7 @@ def _subject_span(claim: str) -> range:
     start = len(_claim_stems(claim[: len(claim) - len(main)], ()))
     run = []
     for w in _WORD.findall(main.lower().replace("’", "'")):
-        if not tokenize(w):
+        if not content_words(w):
             break
         run.append(w)
     return range(start, start + len(_claim_stems(" ".join(run), ())))
@@ -781,7 +815,7 @@ def novelty(claim: str, statements: Sequence[str], source_words: Sequence[str]) 
     said = _claim_stems(claim, source_words)
     claimed = [w for w, _ in said]
     texts = [
-        [t for w in _WORD.findall(st.lower().replace("’", "'")) for t in tokenize(_FORMS.get(w, w))]
+        [t for w in _WORD.findall(st.lower().replace("’", "'")) for t in content_words(_FORMS.get(w, w))]
         for st in statements
     ]
 
@@ -839,7 +873,7 @@ def support_matrix(claims: Sequence[str], sources: Sequence[str], embed: Embed |
     source_words = [_stems(t) for t in texts]
     out = []
     for i, claim in enumerate(claims):
-        words = set(tokenize(claim))
+        words = set(content_words(claim))
         verdict = bool(_VERDICT.match(claim))
         row = []
         for j, unit_ in enumerate(units):
@@ -885,7 +919,7 @@ def check(
     ``quotes``: 0-based indices of the sources that are speaker quotes; a sentence one of them
     supports cites it (too), the speakers' own words being the better proof. ``seen``: sentences
     kept earlier in the same answer (the small model sometimes repeats itself)."""
-    claims = [c for c in parse_claims(text) if tokenize(c.text)]  # "Sure." carries no claim to check
+    claims = [c for c in parse_claims(text) if content_words(c.text)]  # "Sure." carries no claim to check
     directives = [c.text for c in claims if addresses_reader(c.text)]
     claims = [c for c in claims if not addresses_reader(c.text)]
     if not claims or not sources:
