@@ -93,6 +93,20 @@ MAX_TOPIC_WORDS = 8  # words borrowed from an earlier answer: more would drown t
 # surface words: letters/digits, keeping inner hyphens, dots and apostrophes ("generator-verifier", "4.5")
 _SURFACE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'’.-]*[A-Za-z0-9])?")
 _QUESTION_WORDS = {"what's", "whats", "how's", "who's", "where's", "when's", "why's"}
+# Words that ask for more of what was said without naming it: "can you give an example?", "could you
+# elaborate?", "any more details?", "in what way?" lean on the earlier turn as surely as "why?" does.
+_ASKS_FOR_MORE = frozenset(
+    tokenize("example examples elaborate detail details explain expand clarify further specifics instance way tell")
+)
+
+
+def own_words(question: str) -> list[str]:
+    """The question's content words (stemmed) that name something, not those asking for more of it.
+
+    >>> own_words("can you give an example?"), own_words("an example of RL?")
+    ([], ['rl'])
+    """
+    return [w for w in tokenize(question) if w not in _ASKS_FOR_MORE]
 
 
 def _turns(history: Iterable[Mapping] | None) -> list[dict]:
@@ -109,7 +123,7 @@ def is_followup(question: str, history: Iterable[Mapping] | None) -> bool:
     points_back = bool(_BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)))
     if overview.intent(question) and not points_back:
         return False  # "who's on the show?", "key takeaways?": the whole episode, whatever came before
-    content = tokenize(question)
+    content = own_words(question)
     return not content or (len(content) <= MAX_BACK_REFERENCE_WORDS and points_back)
 
 
@@ -145,7 +159,7 @@ def topic_of(history: Iterable[Mapping], question: str = "") -> str | None:
     turns = _turns(history)
     subject = subject_of(turns)
     has_subject = bool(subject and tokenize(subject))
-    if has_subject and tokenize(question):
+    if has_subject and own_words(question):
         return subject
     answer = re.sub(r"\[\d+\]", " ", str(turns[-1].get("assistant") or "")) if turns else ""  # no [n] markers
     words = " ".join(content_words(answer)[:MAX_TOPIC_WORDS])
@@ -198,7 +212,7 @@ def shown_before(question: str, history: Iterable[Mapping] | None) -> str:
     so there it is "". Read by eye on the chat: "why?" after "What has changed...with RL?" repeated
     its quote; now it gives the summary's reason (verifiable reward signals)."""
     turns = _turns(history)
-    if not turns or tokenize(question):
+    if not turns or own_words(question):
         return ""
     return str(turns[-1].get("assistant") or "")
 

@@ -105,6 +105,19 @@ def test_a_follow_up_without_words_of_its_own_remembers_what_was_shown():
     assert pickle.loads(pickle.dumps(standalone)).earlier == standalone.earlier
 
 
+@pytest.mark.parametrize(
+    "question", ["can you give an example?", "could you elaborate?", "any more details?", "in what way?", "example?"]
+)
+def test_asking_for_more_without_naming_anything_is_a_follow_up(question):
+    # seen in the chat: "can you give an example?" after "what is a circuit" was searched as it stands
+    # and answered with an RL quote
+    history = [{"user": "What is a circuit?", "assistant": "“Features across layers, all working together.” [1]"}]
+    standalone = rewrite(question, history)
+    assert standalone.startswith(question) and "circuit" in standalone
+    assert standalone.earlier == history[0]["assistant"]  # it wants more than what was shown
+    assert type(rewrite("what is an example of a verifiable reward?", history)) is str  # names its subject
+
+
 def test_the_extractive_answer_to_why_does_not_repeat_what_was_shown():
     shown = Hit("e/quotes/1", "RL has finally worked for language models this year.", {"section": "quotes"})
     reason = Hit("e/quotes/2", "RL works because the reward signals in coding are verifiable.", {"section": "quotes"})
