@@ -80,6 +80,18 @@ from .vectors import embed as default_embed
 #   ... ORDER_FEW alone (4)            0.921    0.606           0.568, losing passives; not kept)
 # The extractive answers of the tune half are identical with and without them (they use ``support_matrix`` to
 # prefer quotes), and so are the local model's sentences kept in rounds 1-5 (27 of 27 right).
+#   guard_pairs_round6.jsonl, round 6 (184: 145 hand-written, against 6 quotes and 34 company entries no earlier
+#     pair uses -- the quotes are used up -- and 39 from sentences the local model wrote for 24 new questions; 90
+#     supported), made 2026-11-27 by someone who never ran or read the guard, committed before it was run on
+#     them; measured once, with the checks above:
+#   round 6, held out                  0.850    0.378  34/40   (the guard before them: 0.814 / 0.389, 35/43)
+#     hand-written                     0.760    0.288  19/25   (against company entries 0.75 / 0.21)
+#     model sentences                  1.000    0.625  15/15
+# Round 6 tuned on since: a number with its scale is one figure ("3 million" is not made of "Claude 3" and "30
+# million": ``_SCALED``), "failed to generalize" negates, and a name the source never uses is put in place of
+# who it is about, never merely added ("a recent Anthropic paper" for Apollo's): 0.919 / 0.378 on round 6, rounds
+# 1-5 unchanged. Still let through: "dull" for "wild", "only one" for "many", "Claude 3.5 used Cursor" for "a
+# model used by Cursor" (active for passive).
 # The tokenizer's stop list (scikit-learn's) drops words that carry a claim's sense: "it works very *well*",
 # "features *across* layers", "the *bottom* end", "*never*", "*more*". To the guard they are content words, so that
 # overlap, word order and additions see them (round 5's "seems to work poorly", "within a single layer").
@@ -278,6 +290,9 @@ def _numbers(text: str) -> set[str]:
     return set(_number_list(text)) | (set(_WORD.findall(text.lower())) & _NUMBER_WORDS)
 
 
+_SCALED = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)[\s-]+(hundred|thousand|million|billion|trillion|percent)\b")
+
+
 def numbers_ok(claim: str, source: str) -> bool:
     """Every number of the claim is in the source, and numbers both have come in the same order
     ("100 million now and 10 million in 2028" is not "10 million now, 100 million in 2028").
@@ -286,9 +301,17 @@ def numbers_ok(claim: str, source: str) -> bool:
     (True, False)
     >>> numbers_ok("100 million now, 10 million in 2028.", "10 million now, 100 million in 2028.")
     False
+    >>> numbers_ok("Claude 3 Sonnet fit 3 million features.", "Claude 3 Sonnet: fitting 30 million features.")
+    False
     """
     if not _numbers(claim) <= _numbers(source):
         return False
+    # a number with its scale ("3 million") is one figure: the "3" of "Claude 3" and the "million" of "30 million"
+    # don't make it ("30 to 300 trillion" does state 300 trillion)
+    low = source.lower()
+    for number, scale in _SCALED.findall(claim.lower()):
+        if not re.search(rf"(?<![\d.,]){re.escape(number)}(?:[\s-]+\S+){{0,2}}?[\s-]+{scale}\b", low):
+            return False
     stated = _ordered_numbers(source)
     said = [n for n in dict.fromkeys(_ordered_numbers(claim)) if n in stated]
     places = [stated.index(n) for n in said]
@@ -563,6 +586,9 @@ def _has(stems: Sequence[str], stem: str) -> bool:
     return any(_same(stem, s) for s in stems)
 
 
+_FAIL = frozenset({"fail", "fails", "failed", "failing"})  # "fail *to* do" negates the doing; "you fail" alone doesn't
+
+
 def _negator(word: str) -> bool:
     return word in _NEGATOR or word.endswith("n't")
 
@@ -577,7 +603,7 @@ def _negations(text: str) -> list[list[str]]:
     for sentence in re.split(r"(?<=[.!?;])\s+", _INTERJECTION.sub("", text.lower().replace("’", "'"))):
         words = _WORD.findall(sentence)
         for i, w in enumerate(words):
-            if _negator(w):
+            if _negator(w) or (w in _FAIL and words[i + 1 : i + 2] == ["to"]):  # "failed to generalize"
                 after = [t for x in words[i + 1 :] if not _negator(x) for t in content_words(x)][:ANCHOR]
                 before = [t for x in words[:i] if not _negator(x) for t in content_words(x)]
                 out.append(after if len(after) >= 2 else before[-1:] + after)
@@ -798,6 +824,9 @@ def _subject_span(claim: str) -> range:
     return range(start, start + len(_claim_stems(" ".join(run), ())))
 
 
+_NAME_IN_SENTENCE = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][A-Za-z0-9]+)")
+
+
 def novelty(claim: str, statements: Sequence[str], source_words: Sequence[str]) -> tuple[int, int]:
     """(words the claim adds, words it puts in place of a statement's own). A run of novel words
     between two words the claim shares with a statement replaces what the statement has between
@@ -837,6 +866,8 @@ def novelty(claim: str, statements: Sequence[str], source_words: Sequence[str]) 
         return 0, False
 
     subject = _subject_span(claim)
+    # a name the source never uses says who or what it is about ("a recent *Anthropic* paper" for Apollo's)
+    names = {t for w in _NAME_IN_SENTENCE.findall(claim) for t in content_words(w)}
     added = replaced = 0
     i = 0
     while i < len(said):
@@ -849,7 +880,7 @@ def novelty(claim: str, statements: Sequence[str], source_words: Sequence[str]) 
         left = said[i - 1][0] if i > 0 else None
         right = said[j][0] if j < len(said) else None
         found, swap = max((replaces(t, left, right) for t in texts), default=(0, False))
-        if swap or i in subject:
+        if swap or i in subject or any(said[k][0] in names for k in range(i, j)):
             replaced += j - i
         else:
             added += j - i
