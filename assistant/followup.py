@@ -204,6 +204,14 @@ class Standalone(str):
     def __reduce__(self):  # pickles (a process pool, a cache) keep what was typed
         return (Standalone, (str(self), self.typed, self.earlier))
 
+    @property
+    def own_search(self) -> str | None:
+        """The follow-up as typed, to search beside the standalone question; None when all its words
+        only ask for more ("can you give an example?": searched as it stands, it finds every other
+        example of the episode). "by when?" has no such words and is searched: it finds dates."""
+        words = tokenize(self.typed)
+        return self.typed if not words or own_words(self.typed) else None
+
 
 def shown_before(question: str, history: Iterable[Mapping] | None) -> str:
     """What the user was just shown (the last turn's answer) when the follow-up asks for nothing of its

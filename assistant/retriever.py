@@ -186,7 +186,7 @@ class HybridRetriever(BaseRetriever):
         n = max(self.candidates, k * 4)
         hits: dict[str, Hit] = {}
         top_dense = top_bm25 = 0.0
-        typed = getattr(query, "typed", None)
+        typed = getattr(query, "own_search", None)
         queries = [(str(query), 1.0)]
         if self.mode == "hybrid" and typed and typed.strip() != str(query).strip() and self.followup_weight > 0:
             queries.append((typed, self.followup_weight))

@@ -116,6 +116,10 @@ def test_asking_for_more_without_naming_anything_is_a_follow_up(question):
     assert standalone.startswith(question) and "circuit" in standalone
     assert standalone.earlier == history[0]["assistant"]  # it wants more than what was shown
     assert type(rewrite("what is an example of a verifiable reward?", history)) is str  # names its subject
+    # searched by its borrowed subject only: "example" alone finds every other example of the episode
+    assert standalone.own_search is None
+    assert rewrite("by when?", history).own_search == "by when?"  # "when" finds dates
+    assert rewrite("is that what deepseek does?", history).own_search == "is that what deepseek does?"
 
 
 def test_the_extractive_answer_to_why_does_not_repeat_what_was_shown():
