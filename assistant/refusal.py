@@ -580,10 +580,18 @@ def own_part(question: str) -> str:
     return getattr(question, "typed", None) or _ABOUT.sub("", question)
 
 
+_SUBORDINATE_OPENING = re.compile(
+    r"^\W*(?:when|if|once|while)\b[^,?]{3,},\s*(?=(?:should|do|does|did|is|are|was|were|can|could|would|will|"
+    r"what|how|who|which|why)\b)"
+)
+
+
 def answer_kind(question: str) -> str | None:
     """What the question asks for: one of FIGURES, "person", "place", or None (an open question)."""
     q = _norm(own_part(question)).strip()
     q = re.sub(r"\bwhen it comes to\b", "", q)
+    # "when you build a benchmark, should it ...?" asks what the main clause asks, not for a date
+    q = _SUBORDINATE_OPENING.sub("", q)
     for kind, pattern in _KINDS:
         if pattern.search(q):
             return kind
@@ -664,6 +672,14 @@ def absent_names(question: str, lex: Lexicon) -> list[str]:
         if w.lower() not in STOP_WORDS and not lex.has(w.lower(), abbreviation=False) and w not in out:
             out.append(w)
     return out
+
+
+def _asked_by_verb(question: str, word: str) -> bool:
+    """Is ``word`` the past-tense verb right after the question's "who" or "where" ("who *kicked* off
+    the agenda?")? The verb is the asker's word for what was done; what it was done to must be there."""
+    return word.endswith("ed") and bool(
+        re.search(rf"^\W*(?:and |so |but )?(?:who|where)\s+{re.escape(word)}\b", _norm(own_part(question)))
+    )
 
 
 def absent_words(question: str, lex: Lexicon) -> list[str]:
@@ -928,6 +944,8 @@ def decide(
         words = absent_words(question, lex)
         if kind in FIGURES:  # another absent word is a paraphrase as often as not: the figure check decides
             words = [w for w in words if w in _measured_words(question)]
+        else:  # "who *kicked* off the agenda?": the verb says how they are asked after, in the asker's words
+            words = [w for w in words if not _asked_by_verb(question, w)]
         if words:
             return RefusalDecision(True, top, threshold, NOT_STATED, "factoid_word", words, kind)
         # "what do they say about how big vs small models ...?" asks what is said, not for a figure

@@ -97,6 +97,8 @@ def corrected(word: str, lex: Lexicon) -> str | None:
     if len(low) < MIN_NAME_LETTERS or low in lex.words or (low.endswith("s") and low[:-1] in lex.words):
         return None
     found = lex.variants(low)
+    if len(found) > 1:  # "compuer": "computer" is one edit away, "compute" two (the lexicon's test is looser)
+        found = [w for w in found if w in (english().candidates(low) or ())]
     if len(found) != 1 or " " in found[0] or abs(len(found[0]) - len(low)) > 1:
         return None  # none, ambiguous, a compound or an abbreviation ("vocab"): as typed
     return None if low in english() else found[0]

@@ -143,6 +143,9 @@ def test_a_plural_or_possessive_before_a_number_is_the_same_name():
         ("what is anthropic valued at right now", "money"),
         ("how much is a claude code subscription", "money"),
         ("how much is the scale of RL now", None),
+        # a blind question: "when you build ..." opens the question, it does not ask for a date
+        ("When you build a benchmark, should it focus on the best models or on a hill to climb?", None),
+        ("If RL works, how soon will agents arrive?", "date"),
     ],
 )
 def test_answer_kind(question, kind):
@@ -337,6 +340,9 @@ def test_decide(lex):
     assert (named.refused, named.reason, named.rule, named.missing) == (True, "not_stated", "absent_name", ["Stargate"])
     factoid = decide(sources, 0.335, "Who is the host?", lex)
     assert (factoid.rule, factoid.kind, factoid.missing) == ("factoid_word", "person", ["host"])
+    # "kicked" is the asker's verb for what was done; the episode has what it was done to (blind questions, twice)
+    assert not decide(sources, 0.335, "Who kicked off the RL environment?", lex).refused
+    assert decide(sources, 0.335, "Who kicked the host?", lex).missing == ["host"]
     figure = decide(sources, 0.335, "How many parameters does Claude 3 Sonnet have?", lex)
     assert (figure.rule, figure.kind, figure.missing) == ("figure", "count", ["parameters"])
     eu = decide(sources, 0.335, "any thoughts on the EU AI act?", lex)  # the topic names what is missing

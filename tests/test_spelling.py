@@ -55,6 +55,8 @@ def test_a_typo_is_corrected_to_the_episodes_word_but_an_english_word_is_not():
     assert corrected("abuot", lex) == "about"  # two swapped
     assert corrected("verified", lex) is None  # one edit from "verifier", but an English word
     assert corrected("vocab", lex) is None and corrected("xylophonist", lex) is None
+    # two episode words pass the lexicon's looser test; only "computer" is one edit from the typo (a blind question)
+    assert corrected("compuer", Lexicon(["computer use and compute"])) == "computer"
     fixed = typos_corrected("what do they say about aligment faking?", lex)
     assert fixed == "what do they say about alignment faking?" and type(fixed) is str  # the typo is not searched
     followup = Standalone("and aligment? (about: x)", "and aligment?", "")
