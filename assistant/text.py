@@ -199,6 +199,26 @@ def cut_mid_word(span: str, source: str) -> bool | None:
     return before.isalnum() or after.isalnum()
 
 
+# An analysis file's entity names are at times cut from the transcript with the word before them ("So
+# Stanford", "With WorkOS", "But I") or carry a note ("OpenAI (Implied)"). Shown, they go without; a pronoun
+# is no name. The file's own name stays what is searched, what the window is cut around and what the API gives.
+_NAME_LEAD = re.compile(r"^(?i:but|so|and|like|with|through|in|do|then|because|or)\s+(?=[A-Z0-9])")
+_NAME_NOTE = re.compile(r"\s*\((?i:implied|inferred|likely)\)$")
+_NOT_NAMES = frozenset({"i", "we", "you", "he", "she", "they", "it"})
+
+
+def shown_name(name: str | None) -> str | None:
+    """An entity's name as a reader should see it: None when the file's name is no name at all.
+
+    >>> shown_name("So Stanford"), shown_name("OpenAI (Implied)"), shown_name("But I"), shown_name("Our Success")
+    ('Stanford', 'OpenAI', None, 'Our Success')
+    """
+    if not name:
+        return None
+    shown = _NAME_LEAD.sub("", _NAME_NOTE.sub("", name.strip()))
+    return None if shown.lower() in _NOT_NAMES else shown
+
+
 def among_names(word: str, names: Container[str]) -> bool:
     """``word`` is one of ``names`` (lower case), maybe plural or a possessive typed with or without its
     apostrophe ("claudes", "trenton's", "trentons").

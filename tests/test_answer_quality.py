@@ -186,6 +186,17 @@ def test_entity_mentions_read_name_then_what_the_episode_says():
     assert got[1] == "OpenAI: “…I mean, O1 to O3, right? Like OpenAI put in their blog, there was a 10X…” [2]"
 
 
+def test_an_entity_name_cut_with_the_word_before_it_reads_without_it():
+    # the bundled file names entities "Like OpenAI", "So Stanford", "But I": the word before the name came along
+    text = "ly what they want to do. I mean, O1 to O3, right? Like OpenAI put in their blog, there was a 10X co"
+    like = Hit("e/companies/18", text, {"section": "companies", "name": "Like OpenAI", "transcript_position": 12297})
+    text = "to be a little bit better at computer use. Yeah. But I understand all the reasons for why that is. And I"
+    but_i = Hit("e/companies/2", text, {"section": "companies", "name": "But I", "transcript_position": 2146})
+    got = {p.source: p.render() for p in passages([like, but_i])}
+    assert got[0].startswith("OpenAI: “…I mean")
+    assert got[1].startswith("“…to be a little bit better at computer use.") and "But I:" not in got[1]
+
+
 def test_no_transcript_window_is_cut_mid_word():
     episode = load_episode(EPISODE)
     windows = [e.context for e in episode.companies if e.position is not None and e.context]

@@ -49,6 +49,13 @@ def test_a_quote_shows_kind_topic_location_and_transcript_position():
     assert "&lt;img" in html and "<img" not in html
 
 
+def test_an_entity_name_shows_without_the_word_cut_before_it():
+    with_lead = render.source_html(quote_citation(section="companies", name="So Stanford", topic=None), "m1")
+    assert '<span class="ea-name">Stanford</span>' in with_lead and "So Stanford" not in with_lead
+    pronoun = render.source_html(quote_citation(section="companies", name="But I", topic=None), "m1")
+    assert "ea-name" not in pronoun
+
+
 def test_markers_link_to_the_sources_of_their_own_message():
     answer = Answer("q", "q", "Baking is daily [2]. It works [1]. Not a source [3].", False)
     answer.citations = [summary_citation(1), quote_citation(2)]

@@ -33,6 +33,7 @@ from html import escape, unescape
 from pathlib import PurePath
 
 from assistant.answer import Answer, Citation
+from assistant.text import shown_name
 from vectorstore.chunks import SECTION_BY_NAME
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -150,8 +151,9 @@ def _source_body(c: Citation) -> str:
 
 def source_html(c: Citation, message_id: str = "") -> str:
     head = [f'<span class="ea-marker">[{c.marker}]</span>', f'<span class="ea-kind">{escape(kind_label(c))}</span>']
-    if c.name:
-        head.append(f'<span class="ea-name">{escape(c.name)}</span>')
+    name = shown_name(c.name)
+    if name:
+        head.append(f'<span class="ea-name">{escape(name)}</span>')
     if c.topic:  # a quote's topic, an entity's category, a summary section's heading
         head.append(f'<span class="ea-topic">{escape(c.topic)}</span>')
     where = [escape(location_label(c))]

@@ -78,7 +78,7 @@ import numpy as np
 from .. import overview
 from ..retriever import Hit
 from ..spelling import sounds_like
-from ..text import ELLIPSIS, plain, split_sentences, tokenize, window_edges
+from ..text import ELLIPSIS, plain, shown_name, split_sentences, tokenize, window_edges
 from .base import Answerer, Draft
 from .guard import addresses_reader, before_stop, support_matrix
 from .vectors import Embed, unit
@@ -150,7 +150,7 @@ class Passage:
     def render(self) -> str:
         """The passage with its ``[n]`` marker (n = source + 1)."""
         mark = self.mark
-        if self.section == "quotes":
+        if self.section == "quotes" or (self.window and not self.name):  # a window is the speakers' words
             return f"“{self.text}” {mark}"
         if self.section == "companies" and self.name:
             if self.window:  # the speakers' words around the name
@@ -209,7 +209,7 @@ def passages(sources: Sequence[Hit]) -> list[Passage]:
             edges = window_edges(hit.text, name, md.get("transcript_position"))
             text = trim_window(hit.text, edges) if window else plain(hit.text)
             if len(text.strip(ELLIPSIS).split()) >= 3 and not addresses_reader(text):
-                out.append(Passage(i, text, section, 0, 0, name=name, window=window))
+                out.append(Passage(i, text, section, 0, 0, name=shown_name(name), window=window))
             continue
         if section == "overview":
             for j, line in enumerate(hit.text.splitlines()):

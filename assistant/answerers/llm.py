@@ -23,7 +23,7 @@ from vectorstore.chunks import SECTION_BY_NAME
 
 from ..followup import keeps_own_words
 from ..retriever import Hit
-from ..text import plain, split_sentences, tokenize
+from ..text import plain, shown_name, split_sentences, tokenize
 from .base import Answerer, Draft
 from .extractive import ExtractiveAnswerer, plain_blocks
 from .guard import SentenceGuard
@@ -133,8 +133,9 @@ def _label(hit: Hit) -> str:
     md = hit.metadata
     section = SECTION_BY_NAME.get(md.get("section", ""))
     attrs = f' kind="{section.kind}"' if section else ""
-    if md.get("name"):
-        attrs += f' name="{_attribute(md["name"])}"'
+    name = shown_name(md.get("name"))
+    if name:
+        attrs += f' name="{_attribute(name)}"'
     if md.get("topic") and md.get("topic") != "unknown":
         attrs += f' topic="{_attribute(md["topic"])}"'
     return attrs
