@@ -276,6 +276,9 @@ class EpisodeAssistant:
             lex = lex if s.refusal_not_stated else None
             passages = refusal.Passages(self.retriever.bm25_index(), flt, lex) if lex is not None else None
             decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources, passages)
+            if decision.evidence is not None:  # "vocab size?": the source stating the figure comes first
+                evidence = decision.evidence
+                result = replace(result, hits=[evidence, *(h for h in result.hits if h.id != evidence.id)])
         return Prepared(query, question, impl, standalone, result, flt, decision)
 
     def _finish(self, prepared: Prepared, text: str, citer: Citer, notes: Sequence[str]) -> Answer:

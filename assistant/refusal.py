@@ -841,6 +841,29 @@ def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
     question names? The measured thing may also be in the source's description (a quote's topic and
     impact note: "30 to 300 trillion synapses" is described as compared with "trillions of parameters").
     None when the question asks for no figure."""
+    if answer_kind(question) not in FIGURES:
+        return None
+    return figure_source(question, hits, lex, top) is not None
+
+
+def states_figure(question: str, sentence: str) -> bool:
+    """Does ``sentence`` state a figure of the kind a figure question asks for, beside the measured thing?
+    ("vocab size?": "It's vocabulary of, let's say, 50,000 tokens."). False for any other question.
+
+    >>> states_figure("vocab size?", "It's vocabulary of, let's say, 50,000 tokens."), states_figure("why?", "50,000")
+    (True, False)
+    """
+    kind = answer_kind(question)
+    if kind not in FIGURES or not _FIGURE_IN_TEXT[kind].search(sentence):
+        return False
+    measured = measured_terms(question)
+    words, stems = _bag(sentence)
+    return not measured or any(_term_in(t, words, stems) for t in measured)
+
+
+def figure_source(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5) -> Hit | None:
+    """The first of the ``top`` sources that states the figure a figure question asks for (see
+    ``figure_stated``); None when none does or the question asks for no figure."""
     kind = answer_kind(question)
     if kind not in FIGURES:
         return None
@@ -862,8 +885,8 @@ def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
             # sentence's "the next few months" dates something else ("when was GPT-4 released?")
             bags = (_bag(sentence),) if kind == "date" else (_bag(sentence), described)
             if not measured or any(_term_in(t, w, st) for t in measured for w, st in bags):
-                return True
-    return False
+                return hit
+    return None
 
 
 RESCUE_MARGIN = 0.05  # how far below the threshold a question's words standing together still count
@@ -905,6 +928,8 @@ class RefusalDecision:
     rule: str | None = None
     missing: list[str] = field(default_factory=list)  # what the episode does not have, as the user typed it
     kind: str | None = None  # what the question asks for (answer_kind)
+    # the source that states the figure a figure question asks for: what the answer should lead with
+    evidence: Hit | None = None
 
 
 def decide(
@@ -949,13 +974,14 @@ def decide(
         if words:
             return RefusalDecision(True, top, threshold, NOT_STATED, "factoid_word", words, kind)
         # "what do they say about how big vs small models ...?" asks what is said, not for a figure
-        if (
-            topic is None
-            and figure_stated(question, result.hits, lex, sources) is False
-            and not (passages and figure_stated(question, figure_lookup(question, passages), lex, FIGURE_LOOKUPS))
-        ):
-            measured = " ".join(measured_terms(question))
-            return RefusalDecision(True, top, threshold, NOT_STATED, "figure", [measured] if measured else [], kind)
+        if topic is None and kind in FIGURES:
+            evidence = figure_source(question, result.hits, lex, sources) or (
+                figure_source(question, figure_lookup(question, passages), lex, FIGURE_LOOKUPS) if passages else None
+            )
+            if evidence is None:
+                measured = " ".join(measured_terms(question))
+                return RefusalDecision(True, top, threshold, NOT_STATED, "figure", [measured] if measured else [], kind)
+            return RefusalDecision(False, top, threshold, kind=kind, evidence=evidence)
     return RefusalDecision(False, top, threshold, kind=kind)
 
 

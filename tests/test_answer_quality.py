@@ -266,6 +266,14 @@ def test_passage_render_keeps_the_marker_inside_the_sentence():
 # --- near-duplicates -------------------------------------------------------------------------------------
 
 
+def test_a_figure_question_is_answered_with_the_figure_first(bot):
+    # seen: "vocab size?" led with GPT-2's description; the quote stating "50,000 tokens" ranks 12th in search,
+    # found only by the refusal's figure lookup -- it now comes first to the answerer, and its sentence leads
+    a = bot.ask("vocab size in their pretraining example?")
+    assert not a.refused and a.citations[0].id == f"{EPISODE_ID}/quotes/20"
+    assert "50,000 tokens" in spans(a.answer)[0][0], a.answer
+
+
 def test_entity_windows_of_one_moment_are_cited_once(bot):
     hits = bot.retriever.search("What does OpenAI's blog say about the compute jump from O1 to O3?").hits
     ids = [h.id for h in hits]

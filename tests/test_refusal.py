@@ -345,6 +345,8 @@ def test_decide(lex):
     assert decide(sources, 0.335, "Who kicked the host?", lex).missing == ["host"]
     figure = decide(sources, 0.335, "How many parameters does Claude 3 Sonnet have?", lex)
     assert (figure.rule, figure.kind, figure.missing) == ("figure", "count", ["parameters"])
+    stated = decide(sources, 0.335, "How many features did they fit in Claude 3 Sonnet?", lex)
+    assert not stated.refused and stated.evidence is sources.hits[0]  # what the answer leads with
     eu = decide(sources, 0.335, "any thoughts on the EU AI act?", lex)  # the topic names what is missing
     assert (eu.rule, eu.missing) == ("absent_name", ["the EU AI act"])
     topic = decide(sources, 0.335, "did they talk about elon musk?", lex)

@@ -50,6 +50,11 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
   less: "where do sholto and trenton work now?" led with "…we didn't have Shulta Brickin and Trenton
   Brickin. Shulta Douglas and Trenton Brickin, who are now…", now with the summary's "(both now at
   Anthropic)". Tune 0.63 unchanged (0.3 or 0.6, fewer than 3 or 5 words); 1 of 79 answers changes.
+- A figure question's answer leads with the figure: the source the refusal's figure check found stating
+  it comes first (``RefusalDecision.evidence``; found by its lookup when search ranks it low: "vocab
+  size?" meets quotes/20, "50,000 tokens", 12th), and its best sentence stating the figure scores
+  W_FIGURE more. Tune 0.63 -> 0.64 (q149 0 -> 1), all from the source coming first; the bonus on every
+  figure sentence rather than the best one cost a point (q23: 0.63), on the best one alone 0.64 at 0.5 or 1.0.
 - Tried after that and reverted: an entity mention may lead only when the question asks for a name or
   names the entity -- 0.63 unchanged on tune (two leads read better), but on the test half, measured
   once, "What is the interpretability agent...?" lost the "interp agent" definition (-2 points).
@@ -75,7 +80,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import overview
+from .. import overview, refusal
 from ..retriever import Hit
 from ..spelling import sounds_like
 from ..text import ELLIPSIS, plain, shown_name, split_sentences, tokenize, window_edges
@@ -107,6 +112,7 @@ SECTION_BONUS = {"summary": 0.3, "insights": 0.2, "companies": 0.2, "overview": 
 # what a source after the lead's needs of its own (cosine + lexical share): a top rank alone is not enough
 SUPPORT_RELEVANCE = {"quotes": 0.3, "companies": 0.5}
 W_ASKS = 0.2  # - for a sentence ending in "?": it asks rather than answers
+W_FIGURE = 0.5  # + for the best sentence stating the figure a figure question asks for ("vocab size?": "50,000 tokens")
 W_THIN = 0.3  # - for a transcript window with fewer than THIN_WINDOW_WORDS content words besides names
 THIN_WINDOW_WORDS = 3
 MIN_SCORE = 0.6  # below this a sentence is off the question even in a top source (filler, asides)
@@ -285,6 +291,7 @@ class ExtractiveAnswerer(Answerer):
         q, pv = vecs[0], vecs[1:]
         qwords = set(tokenize(question))
         qwords = (qwords - _FRAMING) or qwords  # "how do they feel about X?" asks about X, not feelings
+        figure = refusal.answer_kind(question) in refusal.FIGURES
         for p, v in zip(cands, pv):
             said = set(tokenize(p.embed_text))
             if p.window and p.name:  # a window holds its entity's name by construction: no evidence
@@ -302,6 +309,9 @@ class ExtractiveAnswerer(Answerer):
                 - (W_ASKS if p.text.rstrip("”\"')").endswith("?") else 0.0)
                 - thin
             )
+        stating = [p for p in cands if figure and refusal.states_figure(question, p.text)]
+        if stating:  # the answer to "vocab size?" is the sentence with the number: it leads
+            max(stating, key=lambda p: p.score).score += W_FIGURE
         return pv
 
     def choose(self, question: str, sources: Sequence[Hit]) -> list[Passage]:
