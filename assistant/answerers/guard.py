@@ -92,6 +92,18 @@ from .vectors import embed as default_embed
 # who it is about, never merely added ("a recent Anthropic paper" for Apollo's): 0.919 / 0.378 on round 6, rounds
 # 1-5 unchanged. Still let through: "dull" for "wild", "only one" for "many", "Claude 3.5 used Cursor" for "a
 # model used by Cursor" (active for passive).
+#   guard_pairs_round7.jsonl, round 7 (175: 110 hand-written against 29 company entries no earlier pair uses
+#     and insights/0, 65 from sentences the local model wrote for 43 new questions; 75 supported), made the same
+#     way; measured once, with round 6's checks:
+#   round 7, held out                  0.857    0.480  36/42   (the guard of this morning, cbb91d4: 0.844 / 0.507)
+#     hand-written                     0.821    0.469  23/28
+#     model sentences                  0.929    0.500  13/14   (the first wrong one kept: "robots are like talking
+#                                                               about the separate model", a garbled sentence)
+# Rounds 6-7 tuned on since: a claim that gives a cause ("because") needs a source that gives one
+# (``cause_ok``), and "only", "always", "all" need the source's (``quantifiers_ok``): rounds 1-7 0.924 / 0.535
+# -> 0.934 / 0.531. Checking word order against the two-statement unit too (a verb swapped across sentences:
+# "spent ... raise" for "raised ... spend") gave 0.941 / 0.527, two right sentences for two wrong: not kept.
+# Of the sentences the local model wrote, the guard kept 42 on held-out pairs (rounds 4-7) and 41 were right.
 # The tokenizer's stop list (scikit-learn's) drops words that carry a claim's sense: "it works very *well*",
 # "features *across* layers", "the *bottom* end", "*never*", "*more*". To the guard they are content words, so that
 # overlap, word order and additions see them (round 5's "seems to work poorly", "within a single layer").
@@ -743,6 +755,38 @@ def negated_by_ok(claim: str, source: str) -> bool:
     return _partners_kept(_MODAL_NOT, claim, source, frozenset(_PRONOUN | _PERSONAL))
 
 
+_CAUSE_SAID = re.compile(r"\b(?:because|therefore|thus|hence|due to|so that|as a result|which is why|that's why)\b")
+_CAUSE_STATED = re.compile(
+    r"\b(?:because|therefore|thus|hence|due to|so|as a result|why|reason|since|caused?|causes|"
+    r"leads? to|led to|means|result)\b"
+)
+
+
+def cause_ok(claim: str, source: str) -> bool:
+    """A claim that gives a cause needs a source that gives one: "they released the paper *because*
+    Golden Gate Claude had been made" from "made Golden Gate Claude when we released our paper".
+
+    >>> cause_ok("RL works because rewards are verifiable.", "RL works. Rewards are verifiable.")
+    False
+    >>> cause_ok("RL works because rewards are verifiable.", "RL works, so to speak, since rewards are verifiable.")
+    True
+    """
+    return not _CAUSE_SAID.search(claim.lower()) or bool(_CAUSE_STATED.search(source.lower()))
+
+
+_EXCLUSIVE = re.compile(r"\b(?:only|every|always|never|all|none|sole|solely|entire|whole)\b")
+
+
+def quantifiers_ok(claim: str, source: str) -> bool:
+    """ "The *only* model", "*always*", "*all* of them": a claim may not say more of how many or how
+    often than the source does ("one of the models used" is no "the only model used").
+
+    >>> quantifiers_ok("Coder is the only model used.", "Coder: one of the models used.")
+    False
+    """
+    return set(_EXCLUSIVE.findall(claim.lower())) <= set(_EXCLUSIVE.findall(source.lower()))
+
+
 def _roles_ok(claim: str, statement: str, source: str) -> bool:
     return (
         roles_ok(claim, statement, source)
@@ -750,13 +794,19 @@ def _roles_ok(claim: str, statement: str, source: str) -> bool:
         and order_ok(claim, statement)
         and owners_ok(claim, source)
         and negated_by_ok(claim, source)
+        and cause_ok(claim, source)
     )
 
 
 def polarity_ok(claim: str, unit: str, source: str = "", single: str | None = None) -> bool:
     """Same sense as the source's statement(s) ``unit`` (``single``: the closest one statement): the
-    same negations (``negations_ok``) and no opposite word (``opposite_ok``)."""
-    return negations_ok(claim, source or unit, single or unit) and opposite_ok(claim, unit, source or unit)
+    same negations (``negations_ok``), no opposite word (``opposite_ok``) and no "only" or "always"
+    the source doesn't say (``quantifiers_ok``)."""
+    return (
+        negations_ok(claim, source or unit, single or unit)
+        and opposite_ok(claim, unit, source or unit)
+        and quantifiers_ok(claim, source or unit)
+    )
 
 
 # Words a faithful sentence may add to its source: who says it and how ("they argue", "the speakers mention"),
