@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from .episode import EpisodeError, file_hash, file_kind, load_episode, read_epis
 from .store import EpisodeStore, counts_from_manifest, manifest_for
 
 EPISODE_SUFFIXES = {".txt", ".md", ".markdown", ".yaml", ".yml"}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,6 +87,8 @@ def ingest(
     files, results = expand_paths(paths)
     if rebuild:
         store.reset()
+    died = store.writer_died()  # a killed ingest can leave chunks that vector search no longer finds
+    store.begin_writing()
     indexed = {m["episode_id"]: m for m in store.episodes()}
     by_file = {m.get("file"): m for m in indexed.values()}
     done_ids: dict[str, str] = {}
@@ -98,6 +102,11 @@ def ingest(
 
     if prune:
         results.extend(_prune(store, indexed, done_ids))
+    if died:
+        repaired = store.repair_vectors([c.id for c in store.chunks(documents=False)])
+        if repaired:
+            log.warning("an earlier ingest was interrupted: %d chunks put back in the vector index", len(repaired))
+    store.end_writing()
     return results
 
 

@@ -10,7 +10,10 @@ Crash safety: an episode is written as "delete its old chunks, add the new ones,
 chunk last". The overview chunk carries the content hash, so an episode interrupted half-way has
 no overview, is not seen as indexed, and is rewritten whole by the next ingest. Until then its
 chunks are invisible to readers: ``query``, ``chunks`` and ``count`` only see episodes that have
-their overview (``stray_episode_ids`` finds the others).
+their overview (``stray_episode_ids`` finds the others). Chroma's vector index can lose a record that
+its database keeps (seen once after a kill -9 and a rewrite of the same ids): every write checks that
+its chunks find themselves by vector and re-writes those that don't (``repair_vectors``), and an
+ingest after one that never finished (``writer_died``) checks the whole store.
 
 Server mode: every Chroma call gives up after ``store_timeout`` seconds (a hung server must not
 hang the callers), and a collection dropped and re-created elsewhere (``ingest --rebuild`` in
@@ -39,6 +42,7 @@ from .filters import SearchFilter
 _WRITE_BATCH = 256
 READ_PAGE = 5000
 ID_PAGE = 1000  # ids per ``get(ids=...)``
+SELF_DISTANCE = 1e-4  # a stored vector's cosine distance to itself, give or take float error
 COMPLETE_CHECK_SECONDS = 1.0  # how stale the set of complete episodes may get before the revision is re-read
 T = TypeVar("T")
 
@@ -305,7 +309,54 @@ class EpisodeStore:
                 embeddings=vectors[part],
                 metadatas=metadatas,
             )
+        self.repair_vectors([c.id for c in chunks])
         self._bump_revision()
+
+    def unfindable(self, ids: list[str]) -> list[str]:
+        """The chunks among ``ids`` whose stored vector does not find itself (nor an identical one) as
+        its nearest neighbour: records the vector index lost. Seen after a writer was killed mid-write
+        and the episode rewritten (delete and add of the same ids): a few chunks stayed in the
+        records but were never found by vector search again."""
+        lost: list[str] = []
+        for start in range(0, len(ids), ID_PAGE):
+            part = ids[start : start + ID_PAGE]
+            stored = self._call(lambda part=part: self._collection.get(ids=part, include=["embeddings"]))
+            if not stored["ids"]:
+                continue
+            vectors = [list(v) for v in stored["embeddings"]]
+            got = self._call(
+                lambda vectors=vectors: self._collection.query(
+                    query_embeddings=vectors, n_results=1, include=["distances"]
+                )
+            )
+            lost += [i for i, d in zip(stored["ids"], got["distances"]) if not d or d[0] > SELF_DISTANCE]
+        return lost
+
+    def repair_vectors(self, ids: list[str]) -> list[str]:
+        """Re-write the chunks among ``ids`` that vector search lost (``unfindable``) from their own
+        stored records, which puts them back in the index; returns their ids."""
+        lost = self.unfindable(ids)
+        for start in range(0, len(lost), _WRITE_BATCH):
+            part = lost[start : start + _WRITE_BATCH]
+            rec = self._call(
+                lambda part=part: self._collection.get(ids=part, include=["embeddings", "documents", "metadatas"])
+            )
+            self._collection.upsert(
+                ids=rec["ids"], embeddings=rec["embeddings"], documents=rec["documents"], metadatas=rec["metadatas"]
+            )
+        if lost and self.unfindable(lost):
+            raise StoreError(f"{len(lost)} chunks stay lost to vector search in {self.settings.store_label}")
+        return lost
+
+    def writer_died(self) -> bool:
+        """Did an earlier writer stop without finishing (``begin_writing`` without ``end_writing``)?"""
+        return bool(self._call(lambda: self._meta.get(ids=["writing"]))["ids"])
+
+    def begin_writing(self) -> None:
+        self._call(lambda: self._meta.upsert(ids=["writing"], embeddings=[[1.0]], documents=[uuid.uuid4().hex]))
+
+    def end_writing(self) -> None:
+        self._call(lambda: self._meta.delete(ids=["writing"]))
 
     def _delete_chunks(self, episode_id: str) -> None:
         # overview first: from here on the episode counts as not indexed
