@@ -606,7 +606,7 @@ def measured_terms(question: str) -> list[str]:
     if money:  # an amount of what: "Anthropic's *revenue*", not any sum beside the name
         return [money.group(1)]
     # "when was GPT-4 *released*": a date beside the event, not any date beside the name
-    m = re.search(rf"\bwhen\b.*\b({_EVENT})\b|\b(release|launch) date\b", q)
+    m = re.search(rf"\b(?:when|what (?:year|month|date|day)|which year)\b.*\b({_EVENT})\b|\b(release|launch) date\b", q)
     if m:
         return [m.group(1) or m.group(2)]
     m = re.search(r"\bhow (?:many|much)\s+(.*)", q)

@@ -157,6 +157,8 @@ def test_measured_terms():
     assert measured_terms("How many GPUs were used to train Claude 3 Sonnet?") == ["gpus"]
     assert measured_terms("vocab size in their pretraining example?") == ["vocab"]
     assert measured_terms("If an AGI were efficient, how many could run in 2028?") == []
+    # a blind question: "what month" dates an event as "when" does, so "the next six months" is no answer
+    assert measured_terms("What month was their first episode together recorded last year?") == ["recorded"]
     assert measured_terms("when was GPT-4 released?") == ["released"]  # a date of that event
     # a hyphenated compound is one of the two words: what is counted is "h100-class gpus"
     assert measured_terms("roughly how many H100-class gpus exist now?") == ["h100", "class", "gpus"]
