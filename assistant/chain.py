@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -270,15 +270,14 @@ class EpisodeAssistant:
         result, flt = self.retrieve(searched, query)
         summary = [] if rewritten else self.overview_sources(str(standalone), flt)
         if summary:  # a question about the whole episode: its summary answers it, never a refusal
-            result = replace(result, hits=overview.with_summary_first(summary, result.hits))
+            result = result.with_first(summary)
             decision = refusal.RefusalDecision(False, result.top_dense, s.refusal_threshold)
         else:
             lex = lex if s.refusal_not_stated else None
             passages = refusal.Passages(self.retriever.bm25_index(), flt, lex) if lex is not None else None
             decision = refusal.decide(result, s.refusal_threshold, standalone, lex, s.refusal_sources, passages)
             if decision.evidence is not None:  # "vocab size?": the source stating the figure comes first
-                evidence = decision.evidence
-                result = replace(result, hits=[evidence, *(h for h in result.hits if h.id != evidence.id)])
+                result = result.with_first([decision.evidence])
         return Prepared(query, question, impl, standalone, result, flt, decision)
 
     def _finish(self, prepared: Prepared, text: str, citer: Citer, notes: Sequence[str]) -> Answer:

@@ -210,7 +210,7 @@ class Standalone(str):
         only ask for more ("can you give an example?": searched as it stands, it finds every other
         example of the episode). "by when?" has no such words and is searched: it finds dates."""
         words = tokenize(self.typed)
-        return self.typed if not words or own_words(self.typed) else None
+        return self.typed if not words or set(words) - _ASKS_FOR_MORE else None
 
 
 def shown_before(question: str, history: Iterable[Mapping] | None) -> str:

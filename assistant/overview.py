@@ -138,12 +138,6 @@ def date_line(text: str) -> str | None:
     return next((line.strip() for line in text.splitlines() if line.startswith("Date:")), None)
 
 
-def with_summary_first(summary: Sequence[Hit], hits: Sequence[Hit]) -> list[Hit]:
-    """The sources of an overview answer: the summary in order, then what the search found."""
-    have = {h.id for h in summary}
-    return [*summary, *(h for h in hits if h.id not in have)]
-
-
 def heading(hit: Hit) -> str:
     """A summary chunk's heading without its markdown and number ("### 2. Key Technical Insights" ->
     "Key Technical Insights"); empty when it has none."""

@@ -236,7 +236,7 @@ import re
 import threading
 import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -846,19 +846,28 @@ def figure_stated(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
     return figure_source(question, hits, lex, top) is not None
 
 
-def states_figure(question: str, sentence: str) -> bool:
-    """Does ``sentence`` state a figure of the kind a figure question asks for, beside the measured thing?
-    ("vocab size?": "It's vocabulary of, let's say, 50,000 tokens."). False for any other question.
+def _states(kind: str, measured: Sequence[str], sentence: str, described=None) -> bool:
+    """Does ``sentence`` state a figure of ``kind`` beside a ``measured`` term, in it or in its source's
+    description (``described``: a bag of words)?"""
+    if not _FIGURE_IN_TEXT[kind].search(sentence):
+        return False
+    bags = (_bag(sentence),) if described is None else (_bag(sentence), described)
+    return not measured or any(_term_in(t, w, st) for t in measured for w, st in bags)
 
-    >>> states_figure("vocab size?", "It's vocabulary of, let's say, 50,000 tokens."), states_figure("why?", "50,000")
-    (True, False)
+
+def figure_statement(question: str) -> Callable[[str], bool] | None:
+    """For a figure question, the test of a sentence stating the figure it asks for beside the measured
+    thing; None for any other question.
+
+    >>> states = figure_statement("vocab size?")
+    >>> states("It's vocabulary of, let's say, 50,000 tokens."), states("50,000 people"), figure_statement("why?")
+    (True, False, None)
     """
     kind = answer_kind(question)
-    if kind not in FIGURES or not _FIGURE_IN_TEXT[kind].search(sentence):
-        return False
+    if kind not in FIGURES:
+        return None
     measured = measured_terms(question)
-    words, stems = _bag(sentence)
-    return not measured or any(_term_in(t, words, stems) for t in measured)
+    return lambda sentence: _states(kind, measured, sentence)
 
 
 def figure_source(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5) -> Hit | None:
@@ -870,22 +879,17 @@ def figure_source(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
     measured = measured_terms(question)
     # a name that is the measured thing ("how many *GPUs*") is matched as that, not required beside it
     names = [n for n in question_names(question, lex) if n not in measured and n[:-1] not in measured]
-    pattern = _FIGURE_IN_TEXT[kind]
     for hit in hits[:top]:
         md = hit.metadata
         label = " ".join((md.get("enrichment", ""), str(md.get("name") or "")))  # the file's own description
         words, stems = _bag(hit.text + " " + label)
         if not all(_source_names(n, words, stems, lex) for n in names):
             continue
-        described = _bag(label)
-        for sentence in _sentences(hit.text):
-            if not pattern.search(sentence):
-                continue
-            # an event's date is in the sentence that tells of it: a description's "release" beside a
-            # sentence's "the next few months" dates something else ("when was GPT-4 released?")
-            bags = (_bag(sentence),) if kind == "date" else (_bag(sentence), described)
-            if not measured or any(_term_in(t, w, st) for t in measured for w, st in bags):
-                return hit
+        # an event's date is in the sentence that tells of it: a description's "release" beside a
+        # sentence's "the next few months" dates something else ("when was GPT-4 released?")
+        described = None if kind == "date" else _bag(label)
+        if any(_states(kind, measured, sentence, described) for sentence in _sentences(hit.text)):
+            return hit
     return None
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -61,6 +62,12 @@ class SearchResult:
     hits: list[Hit]
     top_dense: float  # best cosine similarity among the filtered chunks: the refusal signal
     top_bm25: float
+
+    def with_first(self, leading: Sequence[Hit]) -> SearchResult:
+        """The same result with ``leading`` first, in order, then its other hits: an overview answer's
+        summary, a figure question's source that states the figure."""
+        have = {h.id for h in leading}
+        return replace(self, hits=[*leading, *(h for h in self.hits if h.id not in have)])
 
 
 class BM25Index:

@@ -291,7 +291,7 @@ class ExtractiveAnswerer(Answerer):
         q, pv = vecs[0], vecs[1:]
         qwords = set(tokenize(question))
         qwords = (qwords - _FRAMING) or qwords  # "how do they feel about X?" asks about X, not feelings
-        figure = refusal.answer_kind(question) in refusal.FIGURES
+        states_figure = refusal.figure_statement(question)  # None unless it asks for a figure
         for p, v in zip(cands, pv):
             said = set(tokenize(p.embed_text))
             if p.window and p.name:  # a window holds its entity's name by construction: no evidence
@@ -309,7 +309,7 @@ class ExtractiveAnswerer(Answerer):
                 - (W_ASKS if p.text.rstrip("”\"')").endswith("?") else 0.0)
                 - thin
             )
-        stating = [p for p in cands if figure and refusal.states_figure(question, p.text)]
+        stating = [p for p in cands if states_figure(p.text)] if states_figure else []
         if stating:  # the answer to "vocab size?" is the sentence with the number: it leads
             max(stating, key=lambda p: p.score).score += W_FIGURE
         return pv
