@@ -25,6 +25,7 @@ from assistant.refusal import (
     decide,
     figure_stated,
     measured_terms,
+    unsourced_ask,
 )
 from assistant.retriever import BM25Index, Hit, SearchResult
 from vectorstore.filters import SearchFilter
@@ -247,6 +248,36 @@ def test_figure_stated_needs_the_figure_the_measured_thing_and_the_names(lex):
     assert figure_stated("Why does RL work?", sources, lex) is None
 
 
+def test_the_actual_figure_is_not_a_supposed_one(lex):
+    # "Otherwise, Scale AI's revenue would be $10 billion" supposes; it does not state the revenue
+    sources = [hit(t) for t in EPISODE_TEXT]
+    assert figure_stated("How much would Scale AI's revenue be?", sources, lex) is True
+    assert figure_stated("what is Scale AI's actual revenue?", sources, lex) is False
+    assert figure_stated("whats the real revenue of Scale AI", sources, lex) is False
+    # a stated figure stays stated when the actual one is asked for
+    assert figure_stated("how many features did they actually fit in Claude 3 Sonnet?", sources, lex) is True
+
+
+def test_a_question_about_a_name_that_its_sources_say_nothing_of(lex):
+    # "what's trenton's phd thesis about?": search finds the name, and nothing of what is asked
+    sources = [hit(t) for t in EPISODE_TEXT]
+    assert unsourced_ask("what is Grok's twitter handle?", sources, lex) == ["twitter", "handle"]
+    assert unsourced_ask("what is Grok's context window?", sources, lex) == []  # the sources say
+    # one word the sources lack is often the asker's own ("the Grok *version*"); none without a name
+    assert unsourced_ask("what about the Grok version?", sources, lex) == []
+    assert unsourced_ask("what is a twitter handle?", sources, lex) == []
+    # only the sources answers are composed from count: a word in the ninth source is no help
+    assert unsourced_ask("what is Grok's twitter handle?", [*sources[:1]] * 8 + [hit("a twitter handle")], lex)
+    # words the episode has elsewhere ("transformer", "features"), but not where its Grok passage is
+    question = "what does Grok say about transformer features?"
+    decision = decide(SearchResult([sources[3]], 0.6, 3.0), 0.335, question, lex)
+    assert (decision.rule, decision.missing, decision.subject) == ("unsourced", ["transformer", "features"], ["Grok"])
+    assert refusal.not_stated_lead(decision) == (
+        "The episode doesn't answer this directly: none of its passages about Grok mention “transformer” or “features”."
+    )
+    assert not decide(SearchResult(sources, 0.6, 3.0), 0.335, question, lex).refused
+
+
 def test_a_name_that_is_the_measured_thing_is_not_required_beside_it():
     lex = Lexicon(["Everyone uses GPUs. Right now there's 10 million H100 equivalents in the world."])
     src = [hit("Right now there's 10 million H100 equivalents in the world.")]
@@ -405,6 +436,9 @@ def assert_valid(bot, answer):
         ("did they talk about elon musk?", "doesn't mention “elon musk”"),
         ("what do they think about crypto?", "doesn't mention “crypto”"),
         ("how old is trenton?", "doesn't say how old"),
+        # blind questions: the sources found for the name say nothing of what is asked; a supposed figure
+        ("what does kelsey piper do for a living, is she a journalist?", "passages about kelsey piper mention"),
+        ("what is scale ai's actual annual revenue", "doesn't give that amount"),
     ],
 )
 def test_near_topic_question_gets_a_not_stated_answer(bot, question, says):
@@ -456,7 +490,8 @@ def test_refusal_probes(bot):
     # 60/93 once "sholto" was searched as the transcript's "Shulta" (questions about him had been refused
     # as off topic only because his name found nothing), 61/93 with the absent property, 63/93 with terms
     # asked to be explained; answerable 3 -> 0 once a figure question's absent word must be its measured
-    # thing to refuse it
+    # thing to refuse it; 70/93 once a question about a name whose sources say nothing of what it asks is
+    # not stated (fifth pass)
     refused = {"U": 0, "A": 0}
     asked = {"U": 0, "A": 0}
     wrongly = []
@@ -470,7 +505,7 @@ def test_refusal_probes(bot):
         if label == "A" and decision.refused:
             wrongly.append((question, decision.rule))
     assert asked == {"U": 93, "A": 101}
-    assert refused["U"] >= 60, refused
+    assert refused["U"] >= 67, refused
     assert refused["A"] <= 2, wrongly
 
 
