@@ -277,3 +277,20 @@ def window_edges(text: str, name: str | None, position: int | None) -> tuple[boo
     head = at == WINDOW_RADIUS - 1 or (at == position and at < WINDOW_RADIUS)
     tail = len(text) - at - len(name) == WINDOW_RADIUS - 1
     return head, tail
+
+
+def whole_words(text: str, name: str | None, position: int | None) -> str:
+    """An entity's transcript window as a reader should see it: the words it cut at either edge left
+    out and marked "…", nothing else changed (the source card shows the context, not only the
+    answer's sentences).
+
+    >>> whole_words("d at spotting a photo. Kelsey Piper, who made this viral, their prompt is so", "Kelsey Piper", 86)
+    '…at spotting a photo. Kelsey Piper, who made this viral, their prompt is…'
+    """
+    head, tail = window_edges(text, name, position)
+    words = " ".join(text.split()).split(" ")
+    if len(words) < 3:
+        return " ".join(words)
+    words = words[(0 if head else 1) : (len(words) if tail else -1)]
+    body = " ".join(words).strip(" ,;:-—")
+    return f"{'' if head else ELLIPSIS}{body}{'' if tail else ELLIPSIS}"

@@ -56,6 +56,22 @@ def test_an_entity_name_shows_without_the_word_cut_before_it():
     assert "ea-name" not in pronoun
 
 
+def test_an_entity_window_shows_whole_words_with_its_cuts_marked():
+    # the transcript window around a name is cut at any character: "d at spotting ... prompt is"
+    window = (
+        "d at spotting what beat you were on from a photo. Kelsey Piper, who I think made this viral, their prompt is"
+    )
+    cut = quote_citation(section="companies", name="Kelsey Piper", topic=None, text=window, transcript_position=8695)
+    html = render.source_html(cut, "m1")
+    assert "…at spotting what beat" in html and "their prompt…" in html
+    assert ">d at" not in html and "prompt is" not in html
+    # a description (no transcript position) is shown as written
+    described = quote_citation(
+        section="companies", name="Yudkowsky", text="Mentioned as the originator.", transcript_position=None
+    )
+    assert '<div class="ea-quote">Mentioned as the originator.</div>' in render.source_html(described)
+
+
 def test_markers_link_to_the_sources_of_their_own_message():
     answer = Answer("q", "q", "Baking is daily [2]. It works [1]. Not a source [3].", False)
     answer.citations = [summary_citation(1), quote_citation(2)]

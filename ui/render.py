@@ -33,7 +33,7 @@ from html import escape, unescape
 from pathlib import PurePath
 
 from assistant.answer import Answer, Citation
-from assistant.text import shown_name
+from assistant.text import shown_name, whole_words
 from vectorstore.chunks import SECTION_BY_NAME
 
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -146,6 +146,8 @@ def _source_body(c: Citation) -> str:
         return f'<blockquote class="ea-quote">“{_text(c.text.strip())}”</blockquote>'
     if c.section in ("summary", "insights"):
         return f'<div class="ea-quote ea-md">{markdown_html(c.text, skip_heading=c.topic)}</div>'
+    if c.section == "companies" and c.transcript_position is not None:  # a window cut at any character
+        return f'<div class="ea-quote">{_text(whole_words(c.text, c.name, c.transcript_position))}</div>'
     return f'<div class="ea-quote">{_text(c.text)}</div>'
 
 
