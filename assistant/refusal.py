@@ -23,8 +23,9 @@ any model is asked. Two questions are asked of every question:
    - **figure not stated**: the question asks for a figure (count, amount, percentage, date,
      duration, age) and no sentence of the top ``refusal_sources`` sources holds one of that kind together
      with the measured thing ("how many *parameters*") while its source also names every episode
-     name in the question ("Claude", "Sonnet"). "How much would Scale AI's revenue be" finds "Scale AI's
-     revenue would be $10 billion"; "What is Anthropic's annual revenue" finds no sentence with
+     name in the question ("Claude", "Sonnet"; of three or more, all but one). "How much would Scale
+     AI's revenue be" finds "Scale AI's revenue would be $10 billion" (but Scale AI's *actual* revenue
+     is not a supposed one); "What is Anthropic's annual revenue" finds no sentence with
      Anthropic, revenue and an amount. Only the names the follow-up itself uses must stand beside the
      figure (an earlier question's "RL" is context), and a name matches as a transcript mishears it
      ("geogessor" for GeoGuessr: one edit at 5+ letters, two at 8+). When the question writes a word
@@ -232,7 +233,12 @@ refused: unanswerable / answerable  tune      probes      fresh6    fresh7    fr
 =================================  ========  ==========  ========  ========  ========
 fourth pass                         27 / 0    63 / 0      18 / 3    18 / 1    20 / 0
 + unsourced, actual figure          27 / 0    70 / 0      20 / 3    20 / 1    21 / 0
++ one of three names unsaid         27 / 0    70 / 0      20 / 2    20 / 1    21 / 0
 =================================  ========  ==========  ========  ========  ========
+
+- **one of three names unsaid**: "how many features did *Anthropic* fit on Claude 3 Sonnet?" was
+  refused because its source says "*our* Claude 3 Sonnet ... 30 million features". A figure's source
+  must name every name of a question with one or two, all but one of three or more.
 
 Known misses: an opinion the episode never gives about things it does name ("Do they think
 open-sourcing frontier model weights is a good idea?"), a lower-case name outside a yes/no question
@@ -952,7 +958,10 @@ def figure_source(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
         md = hit.metadata
         label = " ".join((md.get("enrichment", ""), str(md.get("name") or "")))  # the file's own description
         words, stems = _bag(hit.text + " " + label)
-        if not all(_source_names(n, words, stems, lex) for n in names):
+        # of three or more names one may go unsaid: "how many features did *Anthropic* fit on Claude 3
+        # Sonnet?" is answered by "we go from ... to our Claude 3 Sonnet ... 30 million features"
+        named = sum(_source_names(n, words, stems, lex) for n in names)
+        if named < (len(names) - 1 if len(names) >= MIN_NAMES_ONE_UNSAID else len(names)):
             continue
         # an event's date is in the sentence that tells of it: a description's "release" beside a
         # sentence's "the next few months" dates something else ("when was GPT-4 released?")
@@ -962,6 +971,7 @@ def figure_source(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
     return None
 
 
+MIN_NAMES_ONE_UNSAID = 3  # names in a figure question from which a source may leave one unsaid
 RESCUE_MARGIN = 0.05  # how far below the threshold a question's words standing together still count
 MIN_WORDS_TOGETHER = 2  # one shared word says little about a question
 FIGURE_LOOKUPS = 3  # chunks looked up by the measured thing and names, beside the retrieved sources

@@ -248,6 +248,13 @@ def test_figure_stated_needs_the_figure_the_measured_thing_and_the_names(lex):
     assert figure_stated("Why does RL work?", sources, lex) is None
 
 
+def test_of_three_names_one_may_go_unsaid(lex):
+    # "we go from a two-layer transformer to *our* Claude 3 Sonnet ... 30 million features" (a blind question)
+    sources = [hit(t) for t in EPISODE_TEXT]
+    assert figure_stated("how many features did Anthropic fit on Claude 3 Sonnet?", sources, lex) is True
+    assert figure_stated("how many features did Grok fit on Sonnet?", sources, lex) is False  # of two, none
+
+
 def test_the_actual_figure_is_not_a_supposed_one(lex):
     # "Otherwise, Scale AI's revenue would be $10 billion" supposes; it does not state the revenue
     sources = [hit(t) for t in EPISODE_TEXT]
