@@ -281,8 +281,8 @@ def window_edges(text: str, name: str | None, position: int | None) -> tuple[boo
 
 def whole_words(text: str, name: str | None, position: int | None) -> str:
     """An entity's transcript window as a reader should see it: the words it cut at either edge left
-    out and marked "…", nothing else changed (the source card shows the context, not only the
-    answer's sentences).
+    out, and "…" wherever a sentence is cut; nothing else changed (the source card shows the context,
+    not only the answer's sentences).
 
     >>> whole_words("d at spotting a photo. Kelsey Piper, who made this viral, their prompt is so", "Kelsey Piper", 86)
     '…at spotting a photo. Kelsey Piper, who made this viral, their prompt is…'
@@ -293,4 +293,7 @@ def whole_words(text: str, name: str | None, position: int | None) -> str:
         return " ".join(words)
     words = words[(0 if head else 1) : (len(words) if tail else -1)]
     body = " ".join(words).strip(" ,;:-—")
-    return f"{'' if head else ELLIPSIS}{body}{'' if tail else ELLIPSIS}"
+    # a whole word that is not a sentence's start or end still leaves the sentence cut
+    opens = head and body[:1].isupper()
+    closes = tail and bool(re.search(r"[.!?][\"”’')\]]*$", body))
+    return f"{'' if opens else ELLIPSIS}{body}{'' if closes else ELLIPSIS}"

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from assistant import text
 from assistant.answer import Answer, Citation
 from assistant.errors import QuestionError
 from assistant.query import Query
@@ -65,6 +66,10 @@ def test_an_entity_window_shows_whole_words_with_its_cuts_marked():
     html = render.source_html(cut, "m1")
     assert "…at spotting what beat" in html and "their prompt…" in html
     assert ">d at" not in html and "prompt is" not in html
+    # whole words at both edges (the name sits 49 characters from each), but the last sentence is cut
+    whole = "Douglas and Trenton Brickin, who are now both at Anthropic. Yeah, let's go. Shulta is scaling RL, Trent"
+    assert text.window_edges(whole, "Anthropic", 242) == (True, True)
+    assert text.whole_words(whole, "Anthropic", 242) == whole + "…"
     # a description (no transcript position) is shown as written
     described = quote_citation(
         section="companies", name="Yudkowsky", text="Mentioned as the originator.", transcript_position=None
