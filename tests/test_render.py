@@ -67,7 +67,10 @@ def test_an_entity_window_shows_whole_words_with_its_cuts_marked():
     assert "…at spotting what beat" in html and "their prompt…" in html
     assert ">d at" not in html and "prompt is" not in html
     # whole words at both edges (the name sits 49 characters from each), but the last sentence is cut
-    whole = "Douglas and Trenton Brickin, who are now both at Anthropic. Yeah, let's go. Shulta is scaling RL, Trent"
+    whole = (
+        "Douglas and Trenton Brickin, who are now both at Anthropic."
+        + " Yeah, let's go. Shulta is scaling RL, Trenton's"
+    )
     assert text.window_edges(whole, "Anthropic", 242) == (True, True)
     assert text.whole_words(whole, "Anthropic", 242) == whole + "…"
     # a description (no transcript position) is shown as written
