@@ -198,7 +198,8 @@ class EpisodeAssistant:
         if history and followup.is_followup(question, history):
             written = answerer.rewrite(question, history)  # a model's rewrite; searched beside the typed words too
             if written:
-                return followup.Standalone(written, question, followup.shown_before(question, history))
+                earlier, subject = followup.shown_before(question, history), followup.subject_of(history)
+                return followup.Standalone(written, question, earlier, subject or "")
         return followup.rewrite(question, history, names)
 
     def retrieve(self, standalone: str, query: Query) -> tuple[SearchResult, SearchFilter]:

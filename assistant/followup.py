@@ -5,6 +5,8 @@ own ("by when?", "why?"), opens with a connective ("and", "so", "what about", "b
 "any examples?"...), or is short and refers back with a pronoun ("it", "that", "them", "then"...).
 "They" is not such a pronoun here: in "What do they predict about agents?" it means the guests, and
 the question stands on its own.
+"Which one", "the former", "the latter" point back too: "which one gets more compute today?" after "how
+is RL different from pretraining" was searched alone and answered with unrelated compute quotes.
 A question about the whole episode ("who's on the show?", "key takeaways?": ``assistant.overview``)
 stands on its own too, unless it opens with a connective or points back ("and the main points?").
 
@@ -76,7 +78,8 @@ _CONNECTIVE = re.compile(
 )
 _BACK_REFERENCE = re.compile(
     r"\b(it|its|that|this|those|these|them|he|she|him|his|her|there|then|"
-    r"the same|such|each of them)\b",
+    r"the same|such|each of them|which one(?! of the\b)|either one|the other one|the former|the latter|"
+    r"which of the two|the two)\b",
     re.I,
 )
 # phrases that look like back-references but are not: "this episode", existential "is there"
@@ -120,11 +123,16 @@ def is_followup(question: str, history: Iterable[Mapping] | None) -> bool:
     if _CONNECTIVE.match(question):
         # "and the main points?" after "what is this episode about?" still asks about the whole episode
         return not (overview.intent(question) and overview.intent(str(turns[-1]["user"])))
-    points_back = bool(_BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)))
-    if overview.intent(question) and not points_back:
+    back = points_back(question)
+    if overview.intent(question) and not back:
         return False  # "who's on the show?", "key takeaways?": the whole episode, whatever came before
     content = own_words(question)
-    return not content or (len(content) <= MAX_BACK_REFERENCE_WORDS and points_back)
+    return not content or (len(content) <= MAX_BACK_REFERENCE_WORDS and back)
+
+
+def points_back(question: str) -> bool:
+    """Does the question hold a word that refers to something said before ("it", "that", "which one")?"""
+    return bool(_BACK_REFERENCE.search(_SELF_CONTAINED.sub(" ", question)))
 
 
 def subject_of(history: Iterable[Mapping]) -> str | None:
@@ -194,15 +202,23 @@ class Standalone(str):
 
     typed: str
     earlier: str
+    subject: str  # the earlier question it leans on ("" when it asks that question of another name)
 
-    def __new__(cls, text: str, typed: str, earlier: str = "") -> Standalone:
+    def __new__(cls, text: str, typed: str, earlier: str = "", subject: str = "") -> Standalone:
         obj = super().__new__(cls, text)
         obj.typed = typed
         obj.earlier = earlier
+        obj.subject = subject
         return obj
 
     def __reduce__(self):  # pickles (a process pool, a cache) keep what was typed
-        return (Standalone, (str(self), self.typed, self.earlier))
+        return (Standalone, (str(self), self.typed, self.earlier, self.subject))
+
+    @property
+    def refers_back(self) -> bool:
+        """Does the follow-up as typed point at the earlier subject ("is *it* dangerous?", "why?")
+        rather than name a new one ("what about chain of thought?")?"""
+        return bool(self.subject) and (not own_words(self.typed) or points_back(self.typed))
 
     @property
     def own_search(self) -> str | None:
@@ -276,4 +292,8 @@ def rewrite(question: str, history: Iterable[Mapping] | None = None, names: Cont
     if other:
         return Standalone(other, question, shown_before(question, history))
     topic = topic_of(history or [], question)
-    return Standalone(f"{question}{ABOUT}{topic})", question, shown_before(question, history)) if topic else question
+    if not topic:
+        return question
+    return Standalone(
+        f"{question}{ABOUT}{topic})", question, shown_before(question, history), subject_of(history or []) or ""
+    )

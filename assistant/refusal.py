@@ -236,6 +236,12 @@ fourth pass                         27 / 0    63 / 0      18 / 3    18 / 1    20
 + one of three names unsaid         27 / 0    70 / 0      20 / 2    20 / 1    21 / 0
 =================================  ========  ==========  ========  ========  ========
 
+- **absent subject**: a follow-up that points back ("is *it* dangerous?", "why?", "what does *he*
+  think about AI?") at an earlier question about a topic or term the episode never names ("what is
+  neuralese?", "did they talk about elon musk?") is not stated either; it was answered with whatever
+  its own words found. Only the earlier question's topic or term counts: "Could models think in latent
+  space instead of *English*?" (a tune follow-up's history) names an absent word but is about latent
+  space. No single question of the sets above is a follow-up; tune's follow-ups are unchanged.
 - **one of three names unsaid**: "how many features did *Anthropic* fit on Claude 3 Sonnet?" was
   refused because its source says "*our* Claude 3 Sonnet ... 30 million features". A figure's source
   must name every name of a question with one or two, all but one of three or more.
@@ -851,6 +857,19 @@ def as_typed(words: Sequence[str], question: str) -> list[str]:
     return [m.group(0) if m else w for w, m in zip(words, found)]
 
 
+def absent_subject(question: str, lex: Lexicon) -> list[str]:
+    """A follow-up that points back ("is *it* dangerous?", "why?") at an earlier question about a topic
+    or term the episode never names ("what is neuralese?", "did they talk about elon musk?"): that
+    topic. The follow-up's own words are the episode's; what "it" stands for is not. Only the topic
+    asked about counts, not any absent word of the earlier question: "Could models think in latent
+    space instead of *English*?" is about latent space (a tune follow-up, "whose scenario is that?")."""
+    if not getattr(question, "refers_back", False):
+        return []
+    earlier = question.subject
+    term = asked_term(earlier) if answer_kind(earlier) is None else None
+    return _missing_of(asked_topic(earlier), lex) or _missing_of(term, lex)
+
+
 def _sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
 
@@ -1008,7 +1027,7 @@ class RefusalDecision:
     threshold: float
     reason: str | None = None  # "off_topic" | "not_stated"
     # which signal refused: dense | absent_name | absent_topic | absent_property | factoid_word | figure |
-    # unsourced
+    # unsourced | absent_subject
     rule: str | None = None
     missing: list[str] = field(default_factory=list)  # what the episode does not have, as the user typed it
     kind: str | None = None  # what the question asks for (answer_kind)
@@ -1035,6 +1054,9 @@ def decide(
             return RefusalDecision(True, top, threshold, OFF_TOPIC, "dense")
     if question is None or lex is None:
         return RefusalDecision(False, top, threshold)
+    missing = absent_subject(question, lex)
+    if missing:
+        return RefusalDecision(True, top, threshold, NOT_STATED, "absent_subject", missing, answer_kind(question))
     kind = answer_kind(question)
     topic = asked_topic(question)
     names = absent_names(question, lex)
@@ -1101,7 +1123,7 @@ def not_stated_lead(decision: RefusalDecision) -> str:
     >>> print(not_stated_lead(RefusalDecision(True, 0.5, 0.3, NOT_STATED, "figure", ["gym badges"], "count")))
     The episode doesn't give that number: no passage states a figure for “gym badges”.
     """
-    if decision.rule in ("absent_name", "absent_topic", "absent_property") or (
+    if decision.rule in ("absent_name", "absent_topic", "absent_property", "absent_subject") or (
         decision.rule == "factoid_word" and decision.kind is None
     ):
         return f"The episode doesn't mention {_quoted(decision.missing)}."

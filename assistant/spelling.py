@@ -116,7 +116,7 @@ def _respelled(question: str, word: Callable[[str], str | None], keep_typed: boo
     if changed == str(question):
         return question
     if isinstance(question, followup.Standalone):
-        return followup.Standalone(changed, respell(question.typed), question.earlier)
+        return followup.Standalone(changed, respell(question.typed), question.earlier, question.subject)
     return followup.Standalone(changed, question) if keep_typed else changed
 
 

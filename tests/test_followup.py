@@ -50,6 +50,20 @@ def test_pronouns_point_back_but_they_means_the_guests():
     assert is_followup("any concrete examples?", history)
     assert is_followup("could an AI actually win it?", history)
     assert not is_followup("examples of reward hacking?", history)
+    # a choice between the two things just asked about (seen in the chat: "how is RL different from
+    # pretraining" then "which one gets more compute today?" was searched alone)
+    compared = [{"user": "how is RL different from pretraining", "assistant": "..."}]
+    assert is_followup("which one gets more compute today?", compared)
+    assert is_followup("does the latter need more data?", compared)
+    assert not is_followup("which one of the guests works on interpretability?", compared)
+
+
+def test_a_follow_up_knows_whether_it_refers_back_to_the_earlier_subject():
+    history = [{"user": "what is neuralese?", "assistant": "..."}]
+    assert rewrite("is it dangerous?", history).refers_back
+    assert rewrite("why?", history).refers_back
+    assert rewrite("is it dangerous?", history).subject == "what is neuralese?"
+    assert not rewrite("what about chain of thought?", history).refers_back  # a subject of its own
 
 
 def test_a_chain_of_follow_ups_keeps_the_first_subject():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant import refusal
+from assistant import followup, refusal
 from assistant.chain import EpisodeAssistant
 from assistant.errors import QuestionError
 from assistant.query import Query
@@ -246,6 +246,21 @@ def test_figure_stated_needs_the_figure_the_measured_thing_and_the_names(lex):
     assert figure_stated("What is Anthropic's annual revenue?", sources, lex) is False
     assert figure_stated("what percent of tokens are code?", sources, lex) is False
     assert figure_stated("Why does RL work?", sources, lex) is None
+
+
+def test_a_follow_up_pointing_back_at_a_topic_the_episode_never_names(lex):
+    # "what is neuralese?" was not stated; "is it dangerous?" asks about the same absent thing
+    sources = SearchResult([hit(t) for t in EPISODE_TEXT], top_dense=0.6, top_bm25=3.0)
+    history = [{"user": "what is neuralese?", "assistant": "The episode doesn't mention “neuralese”."}]
+    follow_up = followup.rewrite("is it dangerous?", history)
+    decision = decide(sources, 0.335, follow_up, lex)
+    assert (decision.rule, decision.missing) == ("absent_subject", ["neuralese"])
+    assert refusal.not_stated_lead(decision) == "The episode doesn't mention “neuralese”."
+    # a follow-up naming its own subject is judged on it
+    assert not decide(sources, 0.335, followup.rewrite("what about the context window?", history), lex).refused
+    # only the topic asked about counts, not any absent word of the earlier question ("English")
+    latent = [{"user": "Could models think in RL instead of English?", "assistant": "..."}]
+    assert not decide(sources, 0.335, followup.rewrite("who made that?", latent), lex).refused
 
 
 def test_of_three_names_one_may_go_unsaid(lex):
