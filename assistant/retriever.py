@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 from rank_bm25 import BM25Okapi
 
-from vectorstore.chunks import DUP_WINDOW_CONTAINMENT, near_duplicate
+from vectorstore.chunks import DUP_WINDOW_CONTAINMENT, bigrams, near_duplicate
 from vectorstore.config import default
 from vectorstore.filters import SearchFilter
 from vectorstore.store import EpisodeStore
@@ -239,18 +239,19 @@ def _duplicate_key(hit: Hit) -> tuple[str, str, int] | None:
     return hit.metadata.get("episode_id", ""), hit.metadata.get("section", ""), int(group)
 
 
-def _same_words(hit: Hit, leader: Hit) -> bool:
+def _same_words(hit: Hit, leader: Hit, grams: Callable[[Hit], set]) -> bool:
     """Near-duplicate text, for stores indexed before a group was recorded (the grouping rule
-    changes; an unchanged file is not re-chunked): quotes, and entity context windows."""
+    changes; an unchanged file is not re-chunked): quotes, and entity context windows. ``grams``: a
+    hit's word pairs, computed once per search (every hit is compared with every one kept)."""
     md, lmd = hit.metadata, leader.metadata
     section = md.get("section")
     if section != lmd.get("section") or md.get("episode_id") != lmd.get("episode_id"):
         return False
     if section == "quotes":
-        return near_duplicate(hit.text, leader.text)
+        return near_duplicate(hit.text, leader.text, grams=(grams(hit), grams(leader)))
     if section == "companies" and md.get("transcript_position") is not None:
         return lmd.get("transcript_position") is not None and near_duplicate(
-            hit.text, leader.text, DUP_WINDOW_CONTAINMENT
+            hit.text, leader.text, DUP_WINDOW_CONTAINMENT, (grams(hit), grams(leader))
         )
     return False
 
@@ -261,11 +262,18 @@ def collapse_duplicates(ranked: list[Hit]) -> list[Hit]:
     RL has finally worked" (quotes/5) is the start of quotes/16, which goes on to say what it means."""
     kept: list[Hit] = []
     leaders: dict[tuple[str, str, int], int] = {}  # group -> position in kept
+    pairs: dict[str, set] = {}
+
+    def grams(hit: Hit) -> set:
+        if hit.id not in pairs:
+            pairs[hit.id] = bigrams(hit.text)
+        return pairs[hit.id]
+
     for hit in ranked:
         key = _duplicate_key(hit)
         at = leaders.get(key) if key else None
         if at is None:
-            at = next((i for i, k in enumerate(kept) if _same_words(hit, k)), None)
+            at = next((i for i, k in enumerate(kept) if _same_words(hit, k, grams)), None)
         if at is None:
             kept.append(hit)
             if key:

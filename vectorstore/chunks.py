@@ -55,7 +55,7 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def _bigrams(text: str) -> set[tuple[str, str]]:
+def bigrams(text: str) -> set[tuple[str, str]]:
     words = re.findall(r"[a-z0-9']+", text.lower())
     return set(zip(words, words[1:])) or {(w, "") for w in words}
 
@@ -69,7 +69,7 @@ def near_duplicate(a: str, b: str, containment: float = DUP_CONTAINMENT, grams: 
     >>> near_duplicate("RL has finally worked.", "Pre-training gives a dense signal.")
     False
     """
-    ga, gb = grams or (_bigrams(a), _bigrams(b))
+    ga, gb = grams or (bigrams(a), bigrams(b))
     small = min(len(ga), len(gb))
     if not small:
         return False
@@ -86,7 +86,7 @@ def near_duplicate(a: str, b: str, containment: float = DUP_CONTAINMENT, grams: 
 def duplicate_groups(texts: list[str], containment: float = DUP_CONTAINMENT) -> dict[int, int]:
     """Position -> group id (the smallest position in its group), for texts with a near-duplicate
     (``texts[i]`` is item i of its list; an empty text never groups)."""
-    grams = [_bigrams(t) if t else set() for t in texts]
+    grams = [bigrams(t) if t else set() for t in texts]
     parent = list(range(len(texts)))
 
     def root(i: int) -> int:
