@@ -850,11 +850,23 @@ def unsourced_ask(question: str, hits: Sequence[Hit], lex: Lexicon) -> list[str]
     return rest
 
 
-def as_typed(words: Sequence[str], question: str) -> list[str]:
-    """``words`` (lower case, as the checks read them) as the question writes them ("Kelsey", "Piper")."""
+def shown_names(words: Sequence[str], question: str) -> list[str]:
+    """The names ``words`` (lower case, as the checks read them) as a reader should see them: as the
+    question writes them, capitalised if typed in lower case, words typed side by side as one name.
+
+    >>> shown_names(["kelsey", "piper"], "is kelsey piper a journalist?"), shown_names(["sholto", "google"],
+    ...     "did sholto talk about google brain?")
+    (['Kelsey Piper'], ['Sholto', 'Google'])
+    """
     own = own_part(question)
-    found = [re.search(rf"\b{re.escape(w)}\b", own, re.I) for w in words]
-    return [m.group(0) if m else w for w, m in zip(words, found)]
+    spans = sorted(m.span() for w in words if (m := re.search(rf"\b{re.escape(w)}\b", own, re.I)))
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and not own[merged[-1][1] : start].strip():
+            merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    return [" ".join(w[:1].upper() + w[1:] for w in own[a:b].split()) for a, b in merged]
 
 
 def absent_subject(question: str, lex: Lexicon) -> list[str]:
@@ -1033,7 +1045,7 @@ class RefusalDecision:
     kind: str | None = None  # what the question asks for (answer_kind)
     # the source that states the figure a figure question asks for: what the answer should lead with
     evidence: Hit | None = None
-    subject: list[str] = field(default_factory=list)  # the names an "unsourced" question asks about, as typed
+    subject: list[str] = field(default_factory=list)  # the names an "unsourced" question asks about, as shown
 
 
 def decide(
@@ -1092,7 +1104,7 @@ def decide(
     if kind not in FIGURES:  # a figure question's sources were read by the figure check
         missing = unsourced_ask(question, result.hits, lex)
         if missing:
-            subject = as_typed(question_names(question, lex), question)
+            subject = shown_names(question_names(question, lex), question)
             return RefusalDecision(True, top, threshold, NOT_STATED, "unsourced", missing, kind, subject=subject)
     return RefusalDecision(False, top, threshold, kind=kind)
 
@@ -1129,7 +1141,7 @@ def not_stated_lead(decision: RefusalDecision) -> str:
         return f"The episode doesn't mention {_quoted(decision.missing)}."
     lead = _MISSING_LEAD.get(decision.kind or "", "The episode doesn't answer this directly")
     if decision.rule == "unsourced":
-        about = f" about {' '.join(decision.subject)}" if decision.subject else ""
+        about = f" about {' and '.join(decision.subject)}" if decision.subject else ""
         return f"{lead}: none of its passages{about} mention {_quoted(decision.missing)}."
     if decision.rule == "factoid_word":
         return f"{lead}: it never mentions {_quoted(decision.missing)}."

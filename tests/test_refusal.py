@@ -459,7 +459,7 @@ def assert_valid(bot, answer):
         ("what do they think about crypto?", "doesn't mention “crypto”"),
         ("how old is trenton?", "doesn't say how old"),
         # blind questions: the sources found for the name say nothing of what is asked; a supposed figure
-        ("what does kelsey piper do for a living, is she a journalist?", "passages about kelsey piper mention"),
+        ("what does kelsey piper do for a living, is she a journalist?", "passages about Kelsey Piper mention"),
         ("what is scale ai's actual annual revenue", "doesn't give that amount"),
     ],
 )
