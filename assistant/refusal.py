@@ -828,9 +828,14 @@ ASKED_SOURCES = 8  # the sources an answer is composed from (the extractive answ
 MIN_UNSOURCED_WORDS = 2  # one word the sources lack is often the asker's paraphrase ("golden gate *version*")
 
 
+def _label(hit: Hit) -> str:
+    """The file's own description of a source: a quote's topic and impact note, an entity's name."""
+    return " ".join((hit.metadata.get("enrichment", ""), str(hit.metadata.get("name") or "")))
+
+
 def _source_bags(hits: Sequence[Hit]) -> list[tuple[set[str], set[str]]]:
-    """Each source's words, its description (topic, impact note) and entity name included."""
-    return [_bag(" ".join((h.text, h.metadata.get("enrichment", ""), str(h.metadata.get("name") or "")))) for h in hits]
+    """Each source's words, its description included."""
+    return [_bag(f"{h.text} {_label(h)}") for h in hits]
 
 
 def unsourced_ask(question: str, hits: Sequence[Hit], lex: Lexicon) -> list[str]:
@@ -986,8 +991,7 @@ def figure_source(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
     # a name that is the measured thing ("how many *GPUs*") is matched as that, not required beside it
     names = [n for n in question_names(question, lex) if n not in measured and n[:-1] not in measured]
     for hit in hits[:top]:
-        md = hit.metadata
-        label = " ".join((md.get("enrichment", ""), str(md.get("name") or "")))  # the file's own description
+        label = _label(hit)
         words, stems = _bag(hit.text + " " + label)
         # of three or more names one may go unsaid: "how many features did *Anthropic* fit on Claude 3
         # Sonnet?" is answered by "we go from ... to our Claude 3 Sonnet ... 30 million features"
