@@ -246,6 +246,17 @@ fourth pass                         27 / 0    63 / 0      18 / 3    18 / 1    20
   refused because its source says "*our* Claude 3 Sonnet ... 30 million features". A figure's source
   must name every name of a question with one or two, all but one of three or more.
 
+A blind set of 80 (/work/scratch/fresh9 on the machine it was written on: 40 unanswerable, 40
+answerable, written by a helper from the episode file alone), run once on the fourth pass and once on
+the fifth before anyone read it: 26 -> 27 of 40 unanswerable and 1 -> 1 of 40 answerable refused.
+Read after that, it showed three phrasings the rules did not know, now followed (tune, probes, fresh6-8
+answerable unchanged; fresh6 unanswerable 20 -> 21; fresh9 27 -> 29, no longer held out): "any
+thoughts *from them* on X?" and a bare "thoughts on X?" ask after a topic; so does "does X come up?";
+and "what year did trenton *join* anthropic" dates the joining, not any date beside his name.
+Most of its misses repeat the earlier blind sets' (the future house drug's disease, Claude's feelings,
+Sholto's work before Anthropic, Amazon's investment, video models like Sora): what the episode never
+says about things it names, asked in words it mostly uses.
+
 Known misses: an opinion the episode never gives about things it does name ("Do they think
 open-sourcing frontier model weights is a good idea?"), a lower-case name outside a yes/no question
 ("amazon"), a "where" question with no check ("where is sholto originally from?"),
@@ -606,7 +617,10 @@ _BOUNDARY = {
     "should", "might", "of", "per", "in", "on", "at", "for", "to", "from", "with", "by", "get", "got",
 }  # fmt: skip
 # events a "when" question dates
-_EVENT = r"released?|launch(?:ed)?|founded|published|recorded|announced|born|invented|acquired|graduated|married"
+_EVENT = (
+    r"released?|launch(?:ed)?|founded|published|recorded|announced|born|invented|acquired|graduated|married|"
+    r"join(?:ed)?"
+)
 _ABOUT = re.compile(r"\s*\(about: .*\)\s*$", re.S)  # the context a follow-up rewrite appends
 
 
@@ -738,8 +752,8 @@ _TOPIC_ASK = re.compile(
     rf"say much|mention|discuss|bring up|touch on|cover|get into|go into|comment on|address)(?:ed)?"
     rf"(?: about| abt| on| of)?"
     rf"|what (?:do|did|does) {_WHO} (?:say|think|believe|feel|reckon)(?: about| abt| of| on| regarding)"
-    rf"|(?:any|their|his|her) (?:thoughts?|opinions?|takes?|views?|comments?|mentions?|discussion|word)"
-    rf" (?:on|about|of|regarding)"
+    rf"|(?:(?:any|their|his|her) )?(?:thoughts?|opinions?|takes?|views?|comments?|mentions?|discussion|word)"
+    rf"(?: from (?:them|either of them|the guests|[a-z]+))? (?:on|about|of|regarding)"
     rf"|what(?:'s| is|s) (?:their|his|her|the) (?:opinion|take|view|stance|position)s? (?:on|of|about)"
     rf"|is there (?:any )?(?:discussion|mention|talk) (?:of|about|on)"
     rf")\s+(?P<topic>.+?)\s*(?:,? ?(?:at all|in (?:the|this) (?:episode|podcast|show|conversation)|"
@@ -747,7 +761,9 @@ _TOPIC_ASK = re.compile(
     re.I,
 )
 _TOPIC_PASSIVE = re.compile(
-    r"^\W*(?:is|was|are|were) (?P<topic>.+?) (?:mentioned|discussed|brought up|covered)\b", re.I
+    r"^\W*(?:(?:is|was|are|were) (?P<topic>.+?) (?:mentioned|discussed|brought up|covered)"
+    r"|(?:does|did|do) (?P<topic2>.+?) (?:come|came) up)\b",
+    re.I,
 )
 # "what is neuralese?", "what are sparse autoencoders": a term asked to be explained
 _DEFINITION = re.compile(
@@ -766,7 +782,7 @@ def asked_topic(question: str) -> str | None:
     """
     q = " ".join(own_part(question).replace("’", "'").split())  # as typed: the refusal quotes it
     m = _TOPIC_ASK.match(q) or _TOPIC_PASSIVE.match(q)
-    return m.group("topic").strip(" ?.!") if m else None
+    return (m.group("topic") or m.groupdict().get("topic2") or "").strip(" ?.!") or None if m else None
 
 
 def asked_term(question: str) -> str | None:

@@ -161,6 +161,7 @@ def test_measured_terms():
     # a blind question: "what month" dates an event as "when" does, so "the next six months" is no answer
     assert measured_terms("What month was their first episode together recorded last year?") == ["recorded"]
     assert measured_terms("when was GPT-4 released?") == ["released"]  # a date of that event
+    assert measured_terms("what year did trenton join anthropic") == ["join"]  # not any date beside his name
     # a hyphenated compound is one of the two words: what is counted is "h100-class gpus"
     assert measured_terms("roughly how many H100-class gpus exist now?") == ["h100", "class", "gpus"]
     assert measured_terms("by when will agents do a day's work?") == []
@@ -194,6 +195,11 @@ def test_absent_words_only_from_the_users_own_question(lex):
         ("Why does RL work?", None),
         ("Which companies use them?", None),
         ("how did they make it misbehave?", None),
+        # blind questions: thoughts from someone, a bare "thoughts on", "does X come up"
+        ("any thoughts from them on ilya's safe superintelligence startup?", "ilya's safe superintelligence startup"),
+        ("thoughts on chip export controls?", "chip export controls"),
+        ("does amazon's investment in anthropic come up at all", "amazon's investment in anthropic"),
+        ("Why does RL come up so often?", None),
     ],
 )
 def test_asked_topic(question, topic):
