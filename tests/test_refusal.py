@@ -519,7 +519,8 @@ def test_refusal_probes(bot):
     # as off topic only because his name found nothing), 61/93 with the absent property, 63/93 with terms
     # asked to be explained; answerable 3 -> 0 once a figure question's absent word must be its measured
     # thing to refuse it; 70/93 once a question about a name whose sources say nothing of what it asks is
-    # not stated (fifth pass)
+    # not stated (fifth pass); with the blind sets 2 and 3 added (70 unanswerable, 90 answerable), 120/163
+    # and 1/191 (sixth pass)
     refused = {"U": 0, "A": 0}
     asked = {"U": 0, "A": 0}
     wrongly = []
@@ -532,8 +533,8 @@ def test_refusal_probes(bot):
         refused[label] += decision.refused
         if label == "A" and decision.refused:
             wrongly.append((question, decision.rule))
-    assert asked == {"U": 93, "A": 101}
-    assert refused["U"] >= 67, refused
+    assert asked == {"U": 163, "A": 191}
+    assert refused["U"] >= 115, refused
     assert refused["A"] <= 2, wrongly
 
 
