@@ -478,6 +478,14 @@ def test_near_topic_question_gets_a_not_stated_answer(bot, question, says):
     assert len(a.suggestions) == 3
 
 
+def test_a_follow_up_about_what_the_episode_never_names_is_not_stated_either(bot):
+    first = bot.ask("what is neuralese?")
+    assert first.refused and first.reason == "not_stated"
+    a = bot.ask("is it dangerous?", history=[{"user": "what is neuralese?", "assistant": first.answer}])
+    assert a.refused and a.reason == "not_stated" and "“neuralese”" in a.answer, a.answer
+    assert_valid(bot, a)
+
+
 @pytest.mark.parametrize(
     "question",
     [
