@@ -79,7 +79,7 @@ _CONNECTIVE = re.compile(
 _BACK_REFERENCE = re.compile(
     r"\b(it|its|that|this|those|these|them|he|she|him|his|her|there|then|"
     r"the same|such|each of them|which one(?! of the\b)|either one|the other one|the former|the latter|"
-    r"which of the two|the two)\b",
+    r"which of the two)\b",
     re.I,
 )
 # phrases that look like back-references but are not: "this episode", existential "is there"

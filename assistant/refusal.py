@@ -1165,6 +1165,8 @@ def not_stated_lead(decision: RefusalDecision) -> str:
         return f"{lead}: none of its passages{about} mention {_quoted(decision.missing)}."
     if decision.rule == "factoid_word":
         return f"{lead}: it never mentions {_quoted(decision.missing)}."
+    if decision.missing and decision.kind == "date":  # the event a "when" question dates: "join", "released"
+        return f"{lead}: no passage dates {_quoted(decision.missing)}."
     if decision.missing:
         return f"{lead}: no passage states a figure for {_quoted(decision.missing)}."
     return f"{lead}."

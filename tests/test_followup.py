@@ -56,6 +56,7 @@ def test_pronouns_point_back_but_they_means_the_guests():
     assert is_followup("which one gets more compute today?", compared)
     assert is_followup("does the latter need more data?", compared)
     assert not is_followup("which one of the guests works on interpretability?", compared)
+    assert not is_followup("what do the two guests work on?", compared)
 
 
 def test_a_follow_up_knows_whether_it_refers_back_to_the_earlier_subject():

@@ -435,6 +435,7 @@ def test_not_stated_lead_names_what_is_missing():
         "The episode doesn't give that number: no passage states a figure for “employees”."
     )
     assert lead("figure", [], "money") == "The episode doesn't give that amount."
+    assert lead("figure", ["join"], "date") == "The episode doesn't say when: no passage dates “join”."
 
 
 # --- on the bundled episode, through the chain ---------------------------------------------------------
