@@ -225,8 +225,7 @@ class Standalone(str):
         """The follow-up as typed, to search beside the standalone question; None when all its words
         only ask for more ("can you give an example?": searched as it stands, it finds every other
         example of the episode). "by when?" has no such words and is searched: it finds dates."""
-        words = tokenize(self.typed)
-        return self.typed if not words or set(words) - _ASKS_FOR_MORE else None
+        return self.typed if not tokenize(self.typed) or own_words(self.typed) else None
 
 
 def shown_before(question: str, history: Iterable[Mapping] | None) -> str:

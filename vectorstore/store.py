@@ -309,41 +309,47 @@ class EpisodeStore:
                 embeddings=vectors[part],
                 metadatas=metadatas,
             )
-        self.repair_vectors([c.id for c in chunks])
+        self.repair_vectors([c.id for c in chunks], vectors)
         self._bump_revision()
 
-    def unfindable(self, ids: list[str]) -> list[str]:
+    def unfindable(self, ids: list[str], vectors: list[list[float]] | None = None) -> list[str]:
         """The chunks among ``ids`` whose stored vector does not find itself (nor an identical one) as
         its nearest neighbour: records the vector index lost. Seen after a writer was killed mid-write
         and the episode rewritten (delete and add of the same ids): a few chunks stayed in the
-        records but were never found by vector search again."""
+        records but were never found by vector search again. ``vectors``: the ones just written for
+        ``ids``, which need not be read back."""
         lost: list[str] = []
         for start in range(0, len(ids), ID_PAGE):
             part = ids[start : start + ID_PAGE]
-            stored = self._call(lambda part=part: self._collection.get(ids=part, include=["embeddings"]))
-            if not stored["ids"]:
+            if vectors is None:
+                stored = self._call(lambda part=part: self._collection.get(ids=part, include=["embeddings"]))
+                part, queries = stored["ids"], [list(v) for v in stored["embeddings"]]
+            else:
+                queries = [list(v) for v in vectors[start : start + ID_PAGE]]
+            if not part:
                 continue
-            vectors = [list(v) for v in stored["embeddings"]]
             got = self._call(
-                lambda vectors=vectors: self._collection.query(
-                    query_embeddings=vectors, n_results=1, include=["distances"]
+                lambda queries=queries: self._collection.query(
+                    query_embeddings=queries, n_results=1, include=["distances"]
                 )
             )
-            lost += [i for i, d in zip(stored["ids"], got["distances"]) if not d or d[0] > SELF_DISTANCE]
+            lost += [i for i, d in zip(part, got["distances"]) if not d or d[0] > SELF_DISTANCE]
         return lost
 
-    def repair_vectors(self, ids: list[str]) -> list[str]:
-        """Re-write the chunks among ``ids`` that vector search lost (``unfindable``) from their own
-        stored records, which puts them back in the index; returns their ids."""
-        lost = self.unfindable(ids)
+    def repair_vectors(self, ids: list[str], vectors: list[list[float]] | None = None) -> list[str]:
+        """Re-write the chunks among ``ids`` that vector search lost (``unfindable``; ``vectors``: the
+        ones just written for them) from their own stored records, which puts them back in the index;
+        returns their ids."""
+        lost = self.unfindable(ids, vectors)
         for start in range(0, len(lost), _WRITE_BATCH):
             part = lost[start : start + _WRITE_BATCH]
             rec = self._call(
                 lambda part=part: self._collection.get(ids=part, include=["embeddings", "documents", "metadatas"])
             )
-            self._collection.upsert(
-                ids=rec["ids"], embeddings=rec["embeddings"], documents=rec["documents"], metadatas=rec["metadatas"]
-            )
+            if rec["ids"]:  # a record that is not there at all has nothing to put back
+                self._collection.upsert(
+                    ids=rec["ids"], embeddings=rec["embeddings"], documents=rec["documents"], metadatas=rec["metadatas"]
+                )
         if lost and self.unfindable(lost):
             raise StoreError(f"{len(lost)} chunks stay lost to vector search in {self.settings.store_label}")
         return lost
