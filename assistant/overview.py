@@ -54,9 +54,12 @@ _ABOUT_CUE = re.compile(
             rf"\bwhat\s+(?:do|does|did)\s+(?:they|the guests|the speakers|this {_EPISODE}|the {_EPISODE})\s+"
             r"(?:\w+\s+)?(?:talk|discuss|cover|go over)\w*(?:\s+about)?\W*$",
             r"\b(?:gist|summary|summari[sz]e|recap|overview|tl;?dr|synopsis|nutshell)\b",
-            rf"\bwho\s+(?:are|were|is|was)\s+(?:the\s+)?"
+            rf"\bwho\s+(?:are|were|is|was)\s+(?:the\s+)?(?:two\s+|three\s+)?"
             rf"(?:guests?|speakers?|people (?:talking|speaking)|on (?:this|the) {_EPISODE})\b",
             r"\bwho(?:'s|’s|s| is| was)\s+(?:on|in|speaking|talking)\b",
+            # what the people on the episode do ("what do the two guests work on?"): the opening says
+            r"\bwhat\s+(?:do|does|did)\s+(?:the\s+)?(?:two\s+|three\s+|both\s+)?(?:guests?|speakers?)\s+"
+            r"(?:each\s+|both\s+)?(?:do|work on)\b",
             r"\bhow long\s+(?:is|was|does|did)\b",
         ]
     ),
@@ -82,7 +85,7 @@ OVERVIEW_WORDS = frozenset(
         "mainly mostly cover covered covers discuss discussed go give tell brief briefly quick short version sentence "
         "guests speakers people talking speaking long run runs last lasts length minutes technical business investing "
         "investment practical high level picture whole recorded released release published publication aired "
-        "posted out came come made date hi hello hey please"
+        "posted out came come made date hi hello hey please work works"
     )
 ) | {"what", "whos", "who"}  # "whats the biggest takeaway" typed without its apostrophe
 

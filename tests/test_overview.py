@@ -33,6 +33,9 @@ from conftest import EPISODE_ID
         ("what's the release date?", overview.DATE),
         ("whats the biggest takeaway", overview.TAKEAWAYS),  # seen refused as off topic in the chat
         ("whos on the podcast", overview.ABOUT),
+        # seen answered with a quote about circuit features "working together"
+        ("Who are the two guests on this episode and what does each work on?", overview.ABOUT),
+        ("what do the two guests work on?", overview.ABOUT),
     ],
 )
 def test_overview_questions(question, kind):
@@ -50,6 +53,8 @@ def test_overview_questions(question, kind):
         "When was GPT-4 released?",
         "When will AI do a day of software engineering work?",
         "Which companies and people does the recap single out?",
+        "how does RL work?",
+        "what do the guests do for a living?",  # the episode never says: a not-stated refusal
     ],
 )
 def test_questions_with_a_subject_are_not_overview_questions(question):
