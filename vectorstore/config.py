@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(5_000_000, description="episode files larger than this are rejected")
     store_timeout: float = Field(10.0, description="seconds before a Chroma server call gives up (server mode)")
     embed_batch_size: int = 32
+    # How many graph neighbours Chroma's HNSW index explores per query (its ef_search; Chroma's own
+    # default is 100). Below about 1,000 chunks Chroma rebuilds the index each time a process opens
+    # the store, differently each time, and a search of 100 then misses different near-ties: one
+    # question refused in one process and answered in the next. At 500 a store of one to a few
+    # episodes is searched exhaustively, so every process finds the same chunks.
+    search_breadth: int = Field(500, ge=10, description="Chroma HNSW ef_search: higher is slower but nearer exact")
 
     # --- retrieval -------------------------------------------------------------------------
     top_k: int = 8

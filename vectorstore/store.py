@@ -130,9 +130,15 @@ class EpisodeStore:
     def _open(self) -> None:
         self._complete = None
         try:
+            breadth = self.settings.search_breadth
             self._collection = self.client.get_or_create_collection(
-                self.settings.collection, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+                self.settings.collection,
+                configuration={"hnsw": {"space": "cosine", "ef_search": breadth}},
+                embedding_function=None,
             )
+            # a collection made before (or by another setting) keeps its own: ef_search may change later
+            if ((self._collection.configuration or {}).get("hnsw") or {}).get("ef_search") != breadth:
+                self._collection.modify(configuration={"hnsw": {"ef_search": breadth}})
             self._meta = self.client.get_or_create_collection(
                 self.settings.collection + "__meta", embedding_function=None
             )
