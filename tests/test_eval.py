@@ -17,6 +17,15 @@ def test_bundled_question_set_is_valid():
     assert all(q.history for q in qs.questions if q.kind == "followup")
 
 
+def test_blind_question_set_is_valid_and_one_set():
+    from pathlib import Path
+
+    qs = load_questions(Path(__file__).parent.parent / "eval" / "questions_blind.yaml")
+    assert len(qs.questions) == 60 and all(q.answerable and q.answer_points for q in qs.questions)
+    assert {q.split for q in qs.questions} == {None}  # no split marks: it evaluates as one set
+    assert all(q.history for q in qs.questions if q.kind == "followup")
+
+
 def test_qrels_mapping_summary_entities_duplicates():
     canon = Canonicaliser({"e": {25: 25, 26: 25}})
     q = Question("q", "?", "factual", quotes=[26, 3], companies=[7], insights=[0], summary=True)
