@@ -70,6 +70,21 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
   mean" openings (no change); score per word (0.49-0.53); at most three passages (0.52); later, against
   0.59: a relevance floor for a quote's sentences after a gap (0.57); lists of entity descriptions
   only, never transcript windows (0.59, reads no better); a penalty past 25-30 words (0.57, one point).
+- Where the ceiling is (2026-11-27, tune 0.64, and eval/questions_blind.yaml, 168 points written by
+  someone who saw only the episode file: 0.53 on its first run). Knowing the points, the best three or
+  fewer of the answerer's own candidate sentences within 80 words would cover 0.72 of tune's points
+  and 0.75 of the blind set's: what is missing is mostly choosing, not finding. Tried and left out
+  (tune / blind, against 0.64 / 0.54; +-0.02 is noise): all-mpnet-base-v2 (a stronger 768-d
+  bi-encoder from PyPI) for the sentence scores 0.66 / 0.52; shared words weighted by BM25 idf
+  0.61 / 0.54; + 0.5 or 1.0 x the whole source's cosine to the question 0.63 / 0.54, 0.62 / 0.56 (with
+  its enrichment 0.65 / 0.54); the cosine of a sentence's best two-clause piece 0.64 / 0.55; clause
+  pieces as passages ("…" cuts, more said per word) 0.63 on tune; W_RANK 1.2 / 1.6 / 2.4: 0.65 / 0.55,
+  0.63 / 0.56, 0.61 / 0.57; 12 or 16 sources (top_k too) 0.64 / 0.52-0.53; at most three entity
+  mentions among the sources 0.65 / 0.54. With the local LLM: a hypothetical answer (HyDE, + 0.5 or
+  1.0 x its cosine) 0.64 / 0.54 (its texts are generic: "RL is a critical aspect of our work"); asked
+  which numbered candidate answers best, it said "1" to all 72 questions. A logistic ranker on 15
+  features, cross-validated by question over both sets, lifts the per-question AUC of "covers a point"
+  from 0.76 to 0.80 but the points its top sentences cover only from 0.544 to 0.552.
 """
 
 from __future__ import annotations
