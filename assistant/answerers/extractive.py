@@ -85,8 +85,8 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
   q14 gains "This episode is highly valuable for AI researchers..."); a lead that is never a question
   sentence 0.64 / 0.54 (of six changed answers three read better, three worse); W_ASKS 0.5 / 1.0:
   0.64 / 0.54, 0.62 / 0.52; MIN_SPAN_WORDS 6 or 7: 0.63 / 0.53. With the local LLM: a hypothetical
-  answer (HyDE, + 0.5 or 1.0 x its cosine) 0.64 / 0.54 (its texts are generic: "RL is a critical
-  aspect of our work"); asked which numbered candidate answers best, it said "1" to all 72 questions.
+  answer (HyDE, + 0.5 or 1.0 x its cosine) 0.64 / 0.54 (its texts are generic: "Scale AI's revenue
+  is a critical aspect of our work"); asked which numbered candidate answers best, it said "1" to all 72 questions.
   A logistic ranker on 15 features, cross-validated by question over both sets, lifts the per-question
   AUC of "covers a point" from 0.76 to 0.80 but the points its top sentences cover only from 0.544 to
   0.552.
