@@ -806,6 +806,14 @@ def absent_topic(question: str, lex: Lexicon) -> list[str]:
     return _missing_of(asked_topic(question), lex)
 
 
+def absent_asked(question: str, lex: Lexicon) -> list[str]:
+    """What the question asks after that the episode never names: the topic ("did they talk about
+    *elon musk*?"), else -- unless it asks for a figure, which has its own checks -- the term it asks
+    to have explained ("what is *neuralese*?")."""
+    term = asked_term(question) if answer_kind(question) is None else None
+    return _missing_of(asked_topic(question), lex) or _missing_of(term, lex)
+
+
 def _missing_of(topic: str | None, lex: Lexicon) -> list[str]:
     """``absent_topic`` for a topic already found (``asked_topic``)."""
     if not topic:
@@ -849,9 +857,9 @@ def _label(hit: Hit) -> str:
     return " ".join((hit.metadata.get("enrichment", ""), str(hit.metadata.get("name") or "")))
 
 
-def _source_bags(hits: Sequence[Hit]) -> list[tuple[set[str], set[str]]]:
-    """Each source's words, its description included."""
-    return [_bag(f"{h.text} {_label(h)}") for h in hits]
+def _source_bag(hit: Hit) -> tuple[set[str], set[str]]:
+    """A source's words, its description included."""
+    return _bag(f"{hit.text} {_label(hit)}")
 
 
 def unsourced_ask(question: str, hits: Sequence[Hit], lex: Lexicon) -> list[str]:
@@ -865,7 +873,7 @@ def unsourced_ask(question: str, hits: Sequence[Hit], lex: Lexicon) -> list[str]
     rest = list(dict.fromkeys(w for w in _content_words(own_part(question)) if w not in names))
     if not names or len(rest) < MIN_UNSOURCED_WORDS:
         return []
-    bags = _source_bags(hits[:ASKED_SOURCES])
+    bags = [_source_bag(h) for h in hits[:ASKED_SOURCES]]
     if any(_term_in(w, words, stems) for w in rest for words, stems in bags):
         return []
     return rest
@@ -896,11 +904,7 @@ def absent_subject(question: str, lex: Lexicon) -> list[str]:
     topic. The follow-up's own words are the episode's; what "it" stands for is not. Only the topic
     asked about counts, not any absent word of the earlier question: "Could models think in latent
     space instead of *English*?" is about latent space (a tune follow-up, "whose scenario is that?")."""
-    if not getattr(question, "refers_back", False):
-        return []
-    earlier = question.subject
-    term = asked_term(earlier) if answer_kind(earlier) is None else None
-    return _missing_of(asked_topic(earlier), lex) or _missing_of(term, lex)
+    return absent_asked(question.subject, lex) if getattr(question, "refers_back", False) else []
 
 
 def _sentences(text: str) -> list[str]:
@@ -1007,8 +1011,7 @@ def figure_source(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
     # a name that is the measured thing ("how many *GPUs*") is matched as that, not required beside it
     names = [n for n in question_names(question, lex) if n not in measured and n[:-1] not in measured]
     for hit in hits[:top]:
-        label = _label(hit)
-        words, stems = _bag(hit.text + " " + label)
+        words, stems = _source_bag(hit)
         # of three or more names one may go unsaid: "how many features did *Anthropic* fit on Claude 3
         # Sonnet?" is answered by "we go from ... to our Claude 3 Sonnet ... 30 million features"
         named = sum(_source_names(n, words, stems, lex) for n in names)
@@ -1016,7 +1019,7 @@ def figure_source(question: str, hits: Sequence[Hit], lex: Lexicon, top: int = 5
             continue
         # an event's date is in the sentence that tells of it: a description's "release" beside a
         # sentence's "the next few months" dates something else ("when was GPT-4 released?")
-        described = None if kind == "date" else _bag(label)
+        described = None if kind == "date" else _bag(_label(hit))
         if any(_states(kind, measured, sentence, described, actual) for sentence in _sentences(hit.text)):
             return hit
     return None
@@ -1097,8 +1100,7 @@ def decide(
         if topic and len(_WORD.findall(topic)) <= MAX_QUOTED_TOPIC_WORDS and all(n in topic for n in names):
             names = [topic]
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_name", names, kind)
-    # a term asked to be explained; a figure asked for ("what's X's valuation?") has its own checks below
-    missing = _missing_of(topic, lex) or (_missing_of(asked_term(question), lex) if kind is None else [])
+    missing = absent_asked(question, lex)
     if missing:
         return RefusalDecision(True, top, threshold, NOT_STATED, "absent_topic", missing, kind)
     missing = absent_property(question, lex)
