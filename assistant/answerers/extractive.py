@@ -74,22 +74,21 @@ the eval's tune half (48 answerable questions, 100 answer points; the test half 
   someone who saw only the episode file: 0.53 on its first run). Knowing the points, the best three or
   fewer of the answerer's own candidate sentences within 80 words would cover 0.72 of tune's points
   and 0.75 of the blind set's: what is missing is mostly choosing, not finding. Tried and left out
-  (tune / blind, against 0.64 / 0.54; +-0.02 is noise): all-mpnet-base-v2 (a stronger 768-d
-  bi-encoder from PyPI) for the sentence scores 0.66 / 0.52; shared words weighted by BM25 idf
-  0.61 / 0.54; + 0.5 or 1.0 x the whole source's cosine to the question 0.63 / 0.54, 0.62 / 0.56 (with
-  its enrichment 0.65 / 0.54); the cosine of a sentence's best two-clause piece 0.64 / 0.55; clause
-  pieces as passages ("…" cuts, more said per word) 0.63 on tune; W_RANK 1.2 / 1.6 / 2.4: 0.65 / 0.55,
-  0.63 / 0.56, 0.61 / 0.57; 12 or 16 sources (top_k too) 0.64 / 0.52-0.53; at most three entity
-  mentions among the sources 0.65 / 0.54; a summary or insight sentence as a support when its
-  relevance is >= 0.6 / 0.8 / 1.0: 0.63 / 0.54, 0.65 / 0.54, 0.64 / 0.54 (q58 gains Future House;
-  q14 gains "This episode is highly valuable for AI researchers..."); a lead that is never a question
-  sentence 0.64 / 0.54 (of six changed answers three read better, three worse); W_ASKS 0.5 / 1.0:
-  0.64 / 0.54, 0.62 / 0.52; MIN_SPAN_WORDS 6 or 7: 0.63 / 0.53. With the local LLM: a hypothetical
-  answer (HyDE, + 0.5 or 1.0 x its cosine) 0.64 / 0.54 (its texts are generic: "Scale AI's revenue
-  is a critical aspect of our work"); asked which numbered candidate answers best, it said "1" to all 72 questions.
-  A logistic ranker on 15 features, cross-validated by question over both sets, lifts the per-question
-  AUC of "covers a point" from 0.76 to 0.80 but the points its top sentences cover only from 0.544 to
-  0.552.
+  (tune / blind, against 0.64 / 0.54; +-0.02 is noise): all-mpnet-base-v2 (a stronger 768-d bi-encoder
+  from PyPI) for the sentence scores 0.66 / 0.52; shared words weighted by BM25 idf 0.61 / 0.54; + 0.5
+  or 1.0 x the whole source's cosine to the question 0.63 / 0.54, 0.62 / 0.56 (with its enrichment
+  0.65 / 0.54); the cosine of a sentence's best two-clause piece 0.64 / 0.55; clause pieces as
+  passages ("…" cuts, more said per word) 0.63 on tune; W_RANK 1.2 / 1.6 / 2.4: 0.65 / 0.55, 0.63 /
+  0.56, 0.61 / 0.57; 12 or 16 sources (top_k too) 0.64 / 0.52-0.53; at most three entity mentions
+  among the sources 0.65 / 0.54; a summary or insight sentence as a support when its relevance is >=
+  0.6 / 0.8 / 1.0: 0.63 / 0.54, 0.65 / 0.54, 0.64 / 0.54 (q58 gains Future House; q14 gains "This
+  episode is highly valuable for AI researchers..."); a lead that is never a question sentence 0.64 /
+  0.54 (of six changed answers three read better, three worse); W_ASKS 0.5 / 1.0: 0.64 / 0.54, 0.62 /
+  0.52; MIN_SPAN_WORDS 6 or 7: 0.63 / 0.53. With the local LLM: a hypothetical answer (HyDE, + 0.5 or
+  1.0 x its cosine) 0.64 / 0.54 (its texts are generic: "Scale AI's revenue is a critical aspect of
+  our work"); asked which numbered candidate answers best, it said "1" to all 72 questions. A logistic
+  ranker on 15 features, cross-validated by question over both sets, lifts the per-question AUC of
+  "covers a point" from 0.76 to 0.80 but the points its top sentences cover only from 0.544 to 0.552.
 """
 
 from __future__ import annotations
